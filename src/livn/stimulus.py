@@ -1,0 +1,100 @@
+"""``Stimulus``: a time-discretised input to the cells of a system (seed 004).
+
+A stimulus is an array ``[T, n]`` of values held constant for ``dt`` ms each: for direct current
+injection the values are currents in nA into ``n`` cells (all cells in gid order unless ``gids``
+names them). Arrays may be NumPy arrays or JAX arrays (so gradients can flow through them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from livn.errors import ConfigError
+
+
+class Stimulus:
+    """Time-discretised input.
+
+    Args:
+        array: ``[T, n]`` values (nA for current injection); each row lasts ``dt`` ms.
+        dt: Duration of one row, ms (> 0).
+        gids: ``[n]`` gids the columns refer to; default: all cells in gid order.
+
+    Raises:
+        ConfigError: For arrays that are not 2D, non-finite values, a non-positive ``dt`` or
+            ``gids`` whose length does not match the columns.
+    """
+
+    def __init__(self, array: Any, dt: float = 1.0, gids: Any | None = None) -> None:
+        if not hasattr(array, "ndim"):
+            array = np.asarray(array, dtype=np.float32)
+        if array.ndim == 1:
+            raise ConfigError(
+                f"Stimulus array must be 2D [timesteps, cells]; got shape {tuple(array.shape)}. "
+                "For a single cell use array[:, None]."
+            )
+        if array.ndim != 2:
+            raise ConfigError(
+                f"Stimulus array must be 2D [timesteps, cells]; got shape {tuple(array.shape)}."
+            )
+        if isinstance(array, np.ndarray):
+            if not np.issubdtype(array.dtype, np.number):
+                raise ConfigError(f"Stimulus array must be numeric; got dtype {array.dtype}.")
+            if not np.all(np.isfinite(array)):
+                raise ConfigError("Stimulus array contains NaN or infinite values.")
+        try:
+            dt = float(dt)
+        except (TypeError, ValueError):
+            raise ConfigError(f"Stimulus dt must be a positive number of ms; got {dt!r}.") from None
+        if not np.isfinite(dt) or dt <= 0:
+            raise ConfigError(f"Stimulus dt must be a positive number of ms; got {dt!r}.")
+        if gids is not None:
+            gids = np.asarray(gids).astype(np.int64).reshape(-1)
+            if len(gids) != array.shape[1]:
+                raise ConfigError(
+                    f"Stimulus gids has {len(gids)} entries but the array has {array.shape[1]} columns."
+                )
+            if len(np.unique(gids)) != len(gids) or np.any(gids < 0):
+                raise ConfigError("Stimulus gids must be unique non-negative integers.")
+        self.array = array
+        self.dt = dt
+        self.gids = gids
+
+    @classmethod
+    def from_arg(cls, stimulus: Stimulus | Any | None, dt: float = 1.0) -> Stimulus | None:
+        """Accept ``None``, a :class:`Stimulus`, or a bare ``[T, n]`` array (with ``dt``)."""
+        if stimulus is None or isinstance(stimulus, Stimulus):
+            return stimulus
+        return cls(stimulus, dt=dt)
+
+    @property
+    def num_steps(self) -> int:
+        """Number of rows ``T``."""
+        return int(self.array.shape[0])
+
+    @property
+    def num_inputs(self) -> int:
+        """Number of columns ``n``."""
+        return int(self.array.shape[1])
+
+    @property
+    def duration(self) -> float:
+        """Covered time ``T · dt`` in ms."""
+        return self.num_steps * self.dt
+
+    def check_cells(self, num_neurons: int) -> None:
+        """Raise ConfigError unless the stimulus fits a system of ``num_neurons`` cells."""
+        if self.gids is None and self.num_inputs != num_neurons:
+            raise ConfigError(
+                f"Stimulus has {self.num_inputs} columns but the system has {num_neurons} cells; "
+                "pass one column per cell, or name the target cells with gids=[...]."
+            )
+        if self.gids is not None and len(self.gids) and int(self.gids.max()) >= num_neurons:
+            raise ConfigError(
+                f"Stimulus gid {int(self.gids.max())} is out of range for {num_neurons} cells."
+            )
+
+    def __repr__(self) -> str:
+        return f"Stimulus(shape={tuple(self.array.shape)}, dt={self.dt} ms, duration={self.duration} ms)"

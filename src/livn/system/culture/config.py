@@ -1,0 +1,158 @@
+"""The validated configuration of a 2D culture (SPEC §1.1, seed 002)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from livn.system.culture.placement import check_area_kwargs, resolve_area
+
+
+def _default_populations() -> dict[str, PopulationConfig]:
+    return {
+        "EXC": PopulationConfig(ratio=0.8, synapse_type="excitatory"),
+        "INH": PopulationConfig(ratio=0.2, synapse_type="inhibitory"),
+    }
+
+
+class PopulationConfig(BaseModel):
+    """A population, sized by ``ratio`` of ``total_cells`` or by absolute ``count``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ratio: float | None = Field(default=None, gt=0, le=1, description="fraction of total_cells")
+    count: int | None = Field(default=None, ge=0, description="absolute number of cells")
+    synapse_type: Literal["excitatory", "inhibitory"] = "excitatory"
+
+    @model_validator(mode="after")
+    def _one_size(self) -> PopulationConfig:
+        if (self.ratio is None) == (self.count is None):
+            raise ValueError("give exactly one of 'ratio' or 'count'")
+        return self
+
+
+class ConnectivityConfig(BaseModel):
+    """Distance-dependent connectivity.
+
+    For each ordered population pair ``pre -> post`` with target mean in-degree ``k``: kernel
+    ``w = exp(-d²/(2σ²))`` (gaussian) or ``exp(-d/σ)`` (exponential) on the xy distance ``d``,
+    zero beyond ``cutoff · σ``; an edge exists with probability ``min(1, A·w)`` where ``A`` is
+    chosen so that the expected in-degree is exactly ``k``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kernel: Literal["gaussian", "exponential"] = "gaussian"
+    sigma: float = Field(default=500.0, gt=0, description="kernel width σ (or length λ), µm")
+    mean_degree: float | dict[str, float] = Field(
+        default=10.0, description="mean in-degree, or a map 'PRE->POST': degree"
+    )
+    cutoff: float = Field(default=3.0, gt=0, description="no connections beyond cutoff·sigma")
+    allow_self_connections: bool = False
+
+    @field_validator("mean_degree")
+    @classmethod
+    def _nonnegative(cls, v: float | dict[str, float]) -> float | dict[str, float]:
+        values = v.values() if isinstance(v, dict) else [v]
+        for x in values:
+            if x < 0:
+                raise ValueError(f"mean_degree must be >= 0, got {x}")
+        if isinstance(v, dict):
+            for key in v:
+                if key.count("->") != 1:
+                    raise ValueError(f"mean_degree key {key!r} must look like 'PRE->POST'")
+        return v
+
+
+class CultureConfig(BaseModel):
+    """Everything that defines a 2D culture; the same model backs the Python API and the CLI."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    name: str | None = Field(default=None, description="system name (default: directory name)")
+    total_cells: int | None = Field(default=100, ge=1, description="cells in all populations")
+    populations: dict[str, PopulationConfig] = Field(default_factory=_default_populations)
+    area: str | Callable[..., Any] = Field(
+        default="rectangle", description="'rectangle', 'disk', dotted path, or callable"
+    )
+    area_kwargs: dict[str, Any] = Field(default_factory=dict)
+    z_range: tuple[float, float] = (0.0, 10.0)
+    connectivity: ConnectivityConfig = Field(default_factory=ConnectivityConfig)
+    seed: int = Field(default=0, ge=0)
+    output_directory: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> CultureConfig:
+        if not self.populations:
+            raise ValueError("populations must name at least one population")
+        for name in self.populations:
+            if not name or any(c in name for c in "/_-> ") :
+                raise ValueError(
+                    f"population name {name!r} must be non-empty without '/', '_', '-', '>' or spaces"
+                )
+        kinds = {p.ratio is None for p in self.populations.values()}
+        if len(kinds) > 1:
+            raise ValueError("populations must all use 'ratio' or all use 'count', not a mix")
+        if self.populations and next(iter(self.populations.values())).ratio is not None:
+            total = sum(p.ratio for p in self.populations.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"population ratios must sum to 1, got {total:g}")
+            if self.total_cells is None:
+                raise ValueError("total_cells is required when populations are given by ratio")
+        else:
+            counted = sum(p.count for p in self.populations.values())
+            if self.total_cells is not None and self.total_cells != counted and (
+                "total_cells" in self.model_fields_set
+            ):
+                raise ValueError(
+                    f"total_cells={self.total_cells} but population counts sum to {counted}; "
+                    "drop total_cells or make them agree"
+                )
+            self.total_cells = counted
+        if not self.z_range[0] <= self.z_range[1]:
+            raise ValueError(f"z_range must be [min, max] with min <= max, got {self.z_range}")
+        md = self.connectivity.mean_degree
+        if isinstance(md, dict):
+            for key in md:
+                pre, post = key.split("->")
+                for end in (pre, post):
+                    if end not in self.populations:
+                        raise ValueError(
+                            f"mean_degree key {key!r} names unknown population {end!r}; "
+                            f"populations are {sorted(self.populations)}"
+                        )
+        name, fn = resolve_area(self.area)
+        check_area_kwargs(name, fn, self.area_kwargs)
+        return self
+
+    def population_counts(self) -> dict[str, int]:
+        """Cells per population; ratios use largest-remainder rounding to ``total_cells``."""
+        pops = self.populations
+        if next(iter(pops.values())).ratio is None:
+            return {k: int(p.count) for k, p in pops.items()}
+        total = int(self.total_cells)
+        exact = {k: p.ratio * total for k, p in pops.items()}
+        counts = {k: int(v // 1) for k, v in exact.items()}
+        remainder = total - sum(counts.values())
+        order = sorted(pops, key=lambda k: (-(exact[k] - counts[k]), list(pops).index(k)))
+        for k in order[:remainder]:
+            counts[k] += 1
+        return counts
+
+    def degree(self, pre: str, post: str) -> float:
+        """Target mean in-degree of ``pre -> post`` (0 = no projection)."""
+        md = self.connectivity.mean_degree
+        if isinstance(md, dict):
+            return float(md.get(f"{pre}->{post}", 0.0))
+        return float(md)
+
+    def generator_record(self) -> dict[str, Any]:
+        """The configuration as stored in ``graph.json`` (no output directory)."""
+        data = self.model_dump(mode="python", exclude={"output_directory"})
+        data["area"] = resolve_area(self.area)[0]
+        data["z_range"] = list(self.z_range)
+        import json
+
+        return json.loads(json.dumps(data, default=str))

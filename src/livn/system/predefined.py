@@ -1,0 +1,170 @@
+"""Predefined systems, built offline from configs shipped in the package (SPEC §1.2).
+
+The original distributes these systems from a hub. Here each one is a generator config in
+``livn/system/configs/<NAME>.yml``, built deterministically on first use and cached under
+``$LIVN_CACHE_DIR`` (default: the user cache directory, e.g. ``~/.cache/livn``) in
+``systems/<NAME>-<hash>``. The hash covers the config, the directory format version and the
+generator version, so a changed definition never reuses a stale build. Concurrent first uses
+are safe: builders serialise on a file lock and publish the directory with an atomic rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from livn import _fs
+from livn.errors import NotAvailableError, UnknownSystemError, did_you_mean
+from livn.system.graph import FORMAT_VERSION
+
+#: Bump when the culture generator's algorithm changes what a config produces.
+GENERATOR_VERSION = 1
+
+#: Names of the predefined systems that can be built offline.
+PREDEFINED: tuple[str, ...] = ("EI1", "EI2", "EI3", "EI4", "E", "E5I", "E3I", "EI")
+
+#: 3D layered systems of the original; they need the 3D generator, not in this version.
+THREE_D: tuple[str, ...] = ("S1", "S2", "S3", "S4", "CA1")
+
+_EQUIVALENT_2D = {"S1": "EI1", "S2": "EI2", "S3": "EI3", "S4": "EI4"}
+
+
+def cache_dir() -> Path:
+    """Root of livn's cache: ``$LIVN_CACHE_DIR`` if set, else the user cache directory."""
+    env = os.environ.get("LIVN_CACHE_DIR")
+    if env:
+        return Path(env).expanduser().resolve()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("livn"))
+
+
+def definition(name: str) -> dict[str, Any]:
+    """The shipped definition of a predefined system: ``{"name", "culture", "mea"}``."""
+    _check_name(name)
+    text = resources.files("livn.system").joinpath("configs", f"{name}.yml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _definition_hash(name: str) -> str:
+    text = resources.files("livn.system").joinpath("configs", f"{name}.yml").read_bytes()
+    h = hashlib.sha256(text + f"|format={FORMAT_VERSION}|gen={GENERATOR_VERSION}".encode())
+    return h.hexdigest()[:12]
+
+
+def _check_name(name: str) -> None:
+    if name in PREDEFINED:
+        return
+    if name in THREE_D:
+        hint = f" The 2D culture of the same size is '{_EQUIVALENT_2D[name]}'." if name in _EQUIVALENT_2D else ""
+        raise NotAvailableError(
+            f"'{name}' is a 3D layered system; it needs the 3D network generator, which is not "
+            f"part of this livn version.{hint} 2D systems available offline: {', '.join(PREDEFINED)}."
+        )
+    folded = {n.casefold(): n for n in (*PREDEFINED, *THREE_D)}
+    suggestion = (
+        f" Did you mean '{folded[name.casefold()]}'?" if name.casefold() in folded
+        else did_you_mean(name, PREDEFINED)
+    )
+    raise UnknownSystemError(
+        f"Unknown system {name!r}: not a predefined name and not an existing system directory. "
+        f"Predefined systems: {', '.join(PREDEFINED)}.{suggestion}"
+    )
+
+
+@contextlib.contextmanager
+def _lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - non-POSIX: the atomic rename still protects us
+            yield
+            return
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _build(name: str, target: Path) -> None:
+    from livn.io.mea import MEA
+    from livn.system.culture import CultureConfig, write_culture
+
+    spec = definition(name)
+    config = CultureConfig.model_validate({**spec["culture"], "name": spec["name"]})
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    try:
+        built = Path(write_culture(config, staging / "system"))
+        mea_spec = dict(spec.get("mea") or {})
+        radii = {k: mea_spec.pop(k) for k in ("input_radius", "output_radius") if k in mea_spec}
+        if "grid" in mea_spec:
+            grid = dict(mea_spec["grid"])
+            grid["offset"] = tuple(grid.get("offset", (500.0, 500.0)))
+            mea = MEA.grid(**grid, **radii)
+        elif "fitted" in mea_spec:
+            lower, upper = _area_bounds(built)
+            mea = MEA.fitted(lower, upper, **mea_spec["fitted"], **radii)
+        else:
+            mea = None
+        if mea is not None:
+            mea.save(built)
+        try:
+            os.rename(built, target)
+        except OSError:
+            if not (target / "graph.json").exists():  # pragma: no cover - unexpected
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _area_bounds(directory: Path) -> tuple[list[float], list[float]]:
+    from livn.system.graph import read_graph
+
+    lower, upper = read_graph(str(directory)).area["bounds"]
+    return lower, upper
+
+
+def predefined(name: str) -> str:
+    """Local path of a predefined system, built offline and cached on first use.
+
+    Args:
+        name: One of :data:`PREDEFINED` (``"EI1"`` … ``"EI4"``, ``"E"``, ``"E5I"``, ``"E3I"``,
+            ``"EI"``), or a path / fsspec URL of an existing system directory (returned as is).
+
+    Raises:
+        UnknownSystemError: For an unknown name (the message lists the valid ones).
+        NotAvailableError: For the 3D systems S1–S4, which need the 3D generator.
+    """
+    name = os.fspath(name)
+    if name not in PREDEFINED and (_fs.is_url(name) or os.sep in name or "/" in name
+                                   or os.path.isdir(name)):
+        location = _fs.normalize(name)
+        if not _fs.isdir(location):
+            raise UnknownSystemError(f"{location}: no such system directory.")
+        return location
+    _check_name(name)
+    root = cache_dir() / "systems"
+    target = root / f"{name}-{_definition_hash(name)}"
+    if (target / "graph.json").exists():
+        return str(target)
+    with _lock(root / f".{target.name}.lock"):
+        if not (target / "graph.json").exists():
+            _build(name, target)
+    return str(target)
+
+
+def make(name: str):
+    """A :class:`~livn.system.System` for a predefined name, path or fsspec URL."""
+    from livn.system.system import System
+
+    return System(predefined(name))

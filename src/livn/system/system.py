@@ -1,0 +1,307 @@
+"""``System``: a neural architecture read from a system directory (SPEC §1).
+
+A system directory holds ``graph.json``, ``cells.h5``, ``connections.h5`` and optionally
+``mea.json``. :class:`System` reads it lazily: metadata at construction, coordinates and
+connectivity on first access.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from livn import _fs
+from livn.errors import SystemFormatError
+from livn.system import neuroh5
+from livn.system.graph import (
+    CELLS_FILE,
+    CONNECTIONS_FILE,
+    MEA_FILE,
+    GraphInfo,
+    PopulationInfo,
+    ProjectionInfo,
+    read_graph,
+)
+from livn.system.synapses import weight_name
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The synapses from population ``pre`` onto population ``post``.
+
+    Edges are sorted by destination (post gid), then as stored. All gid arrays are global.
+
+    Attributes:
+        pre: Presynaptic population name.
+        post: Postsynaptic population name.
+        pre_gids: ``[E]`` int64 presynaptic gid of each edge.
+        post_gids: ``[E]`` int64 postsynaptic gid of each edge.
+        distances: ``[E]`` float32 distance between the two cells, µm (sets conduction delay).
+        syn_ids: ``[E]`` int64 synapse id on the post cell (see ``cells.h5`` synapse attributes).
+        indptr: ``[n_post + 1]`` CSR pointer over the post population (local index).
+        info: The synapse definition from ``graph.json`` (type, section, mechanisms).
+    """
+
+    pre: str
+    post: str
+    pre_gids: np.ndarray
+    post_gids: np.ndarray
+    distances: np.ndarray
+    syn_ids: np.ndarray
+    indptr: np.ndarray
+    info: ProjectionInfo = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        """``"PRE->POST"``, the key used in configs and :attr:`System.projections`."""
+        return f"{self.pre}->{self.post}"
+
+    @property
+    def num_edges(self) -> int:
+        """Number of synapses."""
+        return int(len(self.pre_gids))
+
+    @property
+    def weight_names(self) -> list[str]:
+        """The weight keys of this projection, one per synaptic mechanism."""
+        return [weight_name(self.post, self.pre, self.info.section, m) for m in self.info.mechanisms]
+
+    def in_degree(self) -> np.ndarray:
+        """``[n_post]`` number of incoming synapses per post cell."""
+        return np.diff(self.indptr)
+
+
+class System:
+    """A system directory: populations, cell positions, connectivity and optional MEA.
+
+    Args:
+        uri: Local path or fsspec URL of a system directory.
+
+    Raises:
+        SystemFormatError: If a file is missing, corrupt, or of another format version.
+    """
+
+    def __init__(self, uri: str | os.PathLike) -> None:
+        self.uri: str = _fs.normalize(uri)
+        if not _fs.isdir(self.uri):
+            raise SystemFormatError(
+                f"{self.uri}: not a directory. Pass the path of a system directory (with "
+                "graph.json, cells.h5, connections.h5) or a predefined name to livn.system.make()."
+            )
+        self.graph: GraphInfo = read_graph(self.uri)
+        for name in (CELLS_FILE, CONNECTIONS_FILE):
+            if not _fs.exists(_fs.join(self.uri, name)):
+                raise SystemFormatError(
+                    f"{_fs.join(self.uri, name)}: missing from the system directory. "
+                    "The directory is incomplete; regenerate the system."
+                )
+
+    def __repr__(self) -> str:
+        return f"System(name={self.name!r}, num_neurons={self.num_neurons}, uri={self.uri!r})"
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def name(self) -> str:
+        """The system's name (from ``graph.json``)."""
+        return self.graph.name
+
+    @property
+    def populations(self) -> list[str]:
+        """Population names in gid order (population index order)."""
+        return [p.name for p in self.graph.populations]
+
+    @property
+    def population_info(self) -> dict[str, PopulationInfo]:
+        """Population records by name."""
+        return {p.name: p for p in self.graph.populations}
+
+    @property
+    def population_ranges(self) -> dict[str, tuple[int, int]]:
+        """``{population: (start gid, count)}``."""
+        return {p.name: (p.start, p.count) for p in self.graph.populations}
+
+    @property
+    def num_neurons(self) -> int:
+        """Total number of cells."""
+        return sum(p.count for p in self.graph.populations)
+
+    @property
+    def has_mea(self) -> bool:
+        """True if the directory holds an ``mea.json``."""
+        return _fs.exists(_fs.join(self.uri, MEA_FILE))
+
+    @property
+    def weight_names(self) -> list[str]:
+        """All weight keys, e.g. ``EXC_INH-soma-GABA_A-weight`` (SPEC §2.4)."""
+        return [
+            weight_name(p.post, p.pre, p.section, m)
+            for p in self.graph.projections
+            for m in p.mechanisms
+        ]
+
+    def gid_population(self, gids: np.ndarray) -> np.ndarray:
+        """Population index of each gid (``[n]`` int)."""
+        starts = np.array([p.start for p in self.graph.populations])
+        return np.searchsorted(starts, np.asarray(gids), side="right") - 1
+
+    # ------------------------------------------------------------------ cells
+    @functools.cached_property
+    def coordinates(self) -> dict[str, np.ndarray]:
+        """Per population, ``[count, 3]`` float32 cell coordinates (x, y, z) in µm."""
+        location = _fs.join(self.uri, CELLS_FILE)
+        with neuroh5.open_h5(location) as f:
+            table = neuroh5.read_population_table(f, location)
+            expected = [(p.name, p.start, p.count) for p in self.graph.populations]
+            if table != expected:
+                raise SystemFormatError(
+                    f"{location}: populations {table} do not match graph.json {expected}. "
+                    "The files do not belong together; regenerate the system."
+                )
+            return {p.name: neuroh5.read_coordinates(f, location, p) for p in self.graph.populations}
+
+    @property
+    def neuron_coordinates(self) -> np.ndarray:
+        """``[num_neurons, 4]`` float64 rows ``[gid, x, y, z]`` sorted by gid (µm)."""
+        rows = []
+        for p in self.graph.populations:
+            gids = np.arange(p.start, p.start + p.count, dtype=np.float64)
+            rows.append(np.column_stack([gids, self.coordinates[p.name].astype(np.float64)]))
+        return np.concatenate(rows, axis=0) if rows else np.zeros((0, 4))
+
+    @property
+    def bounding_box(self) -> np.ndarray:
+        """``[[xmin, ymin, zmin], [xmax, ymax, zmax]]`` of the cell positions (µm)."""
+        xyz = self.neuron_coordinates[:, 1:]
+        if len(xyz) == 0:
+            return np.zeros((2, 3))
+        return np.stack([xyz.min(axis=0), xyz.max(axis=0)])
+
+    # ------------------------------------------------------------------ connectivity
+    @functools.cached_property
+    def projections(self) -> dict[str, Projection]:
+        """Projections keyed ``"PRE->POST"``, in ``graph.json`` order."""
+        location = _fs.join(self.uri, CONNECTIONS_FILE)
+        pops = self.population_info
+        out: dict[str, Projection] = {}
+        with neuroh5.open_h5(location) as f:
+            for info in self.graph.projections:
+                post, pre = pops[info.post], pops[info.pre]
+                post_gids, pre_gids, attrs = neuroh5.read_edges(f, location, post, pre)
+                if len(pre_gids) != info.num_edges:
+                    raise SystemFormatError(
+                        f"{location}: projection {pre.name}->{post.name} has {len(pre_gids)} "
+                        f"edges, graph.json says {info.num_edges}; regenerate the system."
+                    )
+                counts = np.bincount(post_gids - post.start, minlength=post.count)
+                indptr = np.concatenate([[0], np.cumsum(counts)])
+                if np.any(np.diff(post_gids) < 0):
+                    raise SystemFormatError(
+                        f"{location}: projection {pre.name}->{post.name} is not sorted by destination."
+                    )
+                distances = attrs.get("Connections", {}).get("distance")
+                syn_ids = attrs.get("Synapses", {}).get("syn_id")
+                out[f"{pre.name}->{post.name}"] = Projection(
+                    pre=pre.name,
+                    post=post.name,
+                    pre_gids=pre_gids,
+                    post_gids=post_gids,
+                    distances=(
+                        np.asarray(distances, dtype=np.float32)
+                        if distances is not None
+                        else self._edge_distances(pre_gids, post_gids)
+                    ),
+                    syn_ids=(
+                        np.asarray(syn_ids, dtype=np.int64)
+                        if syn_ids is not None
+                        else np.zeros(len(pre_gids), dtype=np.int64)
+                    ),
+                    indptr=indptr,
+                    info=info,
+                )
+        return out
+
+    def _edge_distances(self, pre_gids: np.ndarray, post_gids: np.ndarray) -> np.ndarray:
+        xyz = self.neuron_coordinates[:, 1:]
+        return np.linalg.norm(xyz[pre_gids] - xyz[post_gids], axis=1).astype(np.float32)
+
+    @property
+    def num_edges(self) -> int:
+        """Total number of synapses."""
+        return sum(p.num_edges for p in self.graph.projections)
+
+    def edges(self) -> dict[str, np.ndarray]:
+        """All synapses as flat arrays ready for a simulator (COO, global gids).
+
+        Returns:
+            ``{"pre": [E] int64, "post": [E] int64, "distance": [E] float32 µm,
+            "projection": [E] int32 index into list(self.projections)}``.
+        """
+        projs = list(self.projections.values())
+        cat = (lambda xs, dt: np.concatenate(xs).astype(dt)) if projs else (
+            lambda xs, dt: np.zeros(0, dtype=dt)
+        )
+        return {
+            "pre": cat([p.pre_gids for p in projs], np.int64),
+            "post": cat([p.post_gids for p in projs], np.int64),
+            "distance": cat([p.distances for p in projs], np.float32),
+            "projection": cat([np.full(p.num_edges, i) for i, p in enumerate(projs)], np.int32),
+        }
+
+    def adjacency(self):
+        """``[num_neurons, num_neurons]`` scipy CSR array, ``A[post, pre]`` = number of synapses."""
+        import scipy.sparse as sp
+
+        e = self.edges()
+        n = self.num_neurons
+        a = sp.coo_array((np.ones(len(e["pre"]), dtype=np.int32), (e["post"], e["pre"])), shape=(n, n))
+        return a.tocsr()
+
+    # ------------------------------------------------------------------ summary
+    def summary(self) -> str:
+        """A human-readable description: populations, projections, extent and MEA."""
+        lines = [f"System {self.name!r} at {self.uri}", f"  neurons: {self.num_neurons}"]
+        for p in self.graph.populations:
+            lines.append(
+                f"    {p.name:<8} gids [{p.start}, {p.start + p.count})  {p.count:>7} cells  "
+                f"{p.synapse_type}"
+            )
+        lines.append(f"  synapses: {self.num_edges}")
+        pops = self.population_info
+        for pr in self.graph.projections:
+            k = pr.num_edges / max(pops[pr.post].count, 1)
+            mechs = "+".join(pr.mechanisms)
+            lines.append(
+                f"    {pr.pre + '->' + pr.post:<12} {pr.num_edges:>9} edges  mean in-degree "
+                f"{k:7.2f}  {mechs} on {pr.section}"
+            )
+        lo, hi = self.bounding_box
+        lines.append(
+            "  bounding box (µm): "
+            f"x [{lo[0]:.1f}, {hi[0]:.1f}]  y [{lo[1]:.1f}, {hi[1]:.1f}]  z [{lo[2]:.1f}, {hi[2]:.1f}]"
+        )
+        if self.graph.area:
+            lines.append(f"  area: {self.graph.area}")
+        if self.has_mea:
+            from livn.io.mea import MEA
+
+            mea = MEA.from_directory(self.uri)
+            lines.append(f"  mea: {mea.describe()}")
+        else:
+            lines.append("  mea: none (create one with generate_2d --mea)")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Key facts as plain data (for JSON output)."""
+        return {
+            "name": self.name,
+            "uri": self.uri,
+            "num_neurons": self.num_neurons,
+            "populations": self.population_ranges,
+            "projections": {f"{p.pre}->{p.post}": p.num_edges for p in self.graph.projections},
+            "bounding_box": self.bounding_box.tolist(),
+            "has_mea": self.has_mea,
+        }
