@@ -34,6 +34,10 @@ class MissingDependencyError(LivnError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
+class ConnectivityWarning(UserWarning):
+    """A requested connectivity cannot be fully realised (e.g. too few candidate partners)."""
+
+
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` if none is close."""
     matches = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.5)

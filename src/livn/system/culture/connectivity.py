@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from livn.errors import ConfigError
+import warnings
+
+from livn.errors import ConfigError, ConnectivityWarning
 
 
 def kernel(distance: np.ndarray, sigma: float, kind: str) -> np.ndarray:
@@ -86,11 +88,17 @@ def connect(
     post, pre, dist = candidate_pairs(post_xy, pre_xy, cutoff * sigma, exclude)
     target = mean_degree * len(post_xy)
     if target > len(post) + 1e-9:
-        raise ConfigError(
+        warnings.warn(
             f"mean_degree {mean_degree:g} for {label} cannot be reached: post cells have only "
             f"{len(post) / max(len(post_xy), 1):.2f} candidate inputs within cutoff·sigma = "
-            f"{cutoff * sigma:g} µm on average. Lower mean_degree or raise sigma/cutoff."
+            f"{cutoff * sigma:g} µm on average, so every candidate is connected (realised mean "
+            "in-degree {:.2f}). Lower mean_degree, raise sigma/cutoff, or add cells.".format(
+                len(post) / max(len(post_xy), 1)
+            ),
+            ConnectivityWarning,
+            stacklevel=2,
         )
+        target = float(len(post))
     w = kernel(dist, sigma, kind)
     scale = connection_scale(w, target)
     keep = rng.random(len(w)) < np.minimum(1.0, scale * w)

@@ -1,0 +1,139 @@
+"""The ``livn`` command: a thin shell over the library.
+
+    livn --version
+    livn systems list
+    livn systems inspect SYSTEM [--json]
+    livn systems generate_2d [key=value ...] [--launch] [--mea] [--plot [FILE]] [--inspect]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from livn._version import __version__
+from livn.errors import LivnError
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from livn.system.predefined import PREDEFINED, THREE_D, cache_dir, definition
+
+    print(f"Predefined systems (built offline on first use, cached in {cache_dir() / 'systems'}):")
+    for name in PREDEFINED:
+        d = definition(name)["culture"]
+        pops = d.get("populations", {})
+        sizes = "/".join(
+            str(p.get("count", "")) if "count" in p else f"{p['ratio']:.0%}" for p in pops.values()
+        )
+        total = d.get("total_cells") or sum(p.get("count", 0) for p in pops.values())
+        print(f"  {name:<4} {total:>6} cells  {'/'.join(pops)} {sizes}")
+    print(f"Not available in this version (3D generator): {', '.join(THREE_D)}")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from livn.system import make
+
+    system = make(args.system)
+    print(json.dumps(system.to_dict(), indent=2) if args.json else system.summary())
+    return 0
+
+
+def _cmd_generate_2d(args: argparse.Namespace) -> int:
+    from livn.cli.kv import parse_kv
+    from livn.workflows.generate_2d import Generate2D
+
+    job = Generate2D(parse_kv(args.config))
+    acted = False
+    if args.launch:
+        system = job.launch(overwrite=args.overwrite)
+        print(f"Generated {system.name}: {system.num_neurons} cells, {system.num_edges} synapses "
+              f"-> {system.uri}")
+        acted = True
+    if args.mea:
+        mea = job.mea(pitch=args.pitch, z=args.z, radius=args.radius, overwrite=args.overwrite)
+        print(f"Wrote {job.output_directory}/mea.json: {mea.describe()}")
+        acted = True
+    if args.plot is not None:
+        path = args.plot or f"{job.output_directory}/plot.png"
+        job.plot(show_connections=not args.no_connections, max_edges=args.max_edges, path=path)
+        print(f"Wrote {path}")
+        acted = True
+    if args.inspect:
+        print(job.inspect())
+        acted = True
+    if not acted:
+        print("Resolved configuration (nothing done; add --launch to generate, --mea, --plot, "
+              "--inspect):")
+        print(json.dumps(job.config.generator_record() | {
+            "output_directory": job.config.output_directory}, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livn",
+        description="livn: a testbed for learning to interact with simulated in vitro neural "
+        "networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"livn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    systems = sub.add_parser("systems", help="generate, list and inspect systems")
+    ssub = systems.add_subparsers(dest="systems_command", metavar="SUBCOMMAND")
+
+    p = ssub.add_parser("list", help="list the predefined systems")
+    p.set_defaults(func=_cmd_list)
+
+    p = ssub.add_parser("inspect", help="summarise a system (predefined name, path or URL)")
+    p.add_argument("system", help="predefined name (e.g. EI2), directory path or fsspec URL")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = ssub.add_parser(
+        "generate_2d",
+        help="generate a 2D culture",
+        description="Generate a 2D culture. Configuration as key=value (nested keys with dots, "
+        "JSON values), e.g. total_cells=50 output_directory=./my_system "
+        "connectivity.sigma=300 area=disk area_kwargs.radius=800.",
+    )
+    p.add_argument("config", nargs="*", metavar="key=value", help="configuration values")
+    p.add_argument("--launch", action="store_true", help="generate the system")
+    p.add_argument("--mea", action="store_true", help="write mea.json fitted to the area")
+    p.add_argument("--pitch", type=float, default=1000.0, help="MEA pitch in µm (default 1000)")
+    p.add_argument("--z", type=float, default=0.0, help="MEA electrode height in µm (default 0)")
+    p.add_argument("--radius", type=float, default=None,
+                   help="MEA input/output radius in µm (default pitch/4)")
+    p.add_argument("--plot", nargs="?", const="", default=None, metavar="FILE",
+                   help="save a plot (default <output_directory>/plot.png)")
+    p.add_argument("--max-edges", type=int, default=5000, help="synapses drawn in the plot")
+    p.add_argument("--no-connections", action="store_true", help="plot cells only")
+    p.add_argument("--inspect", action="store_true", help="print the system summary")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing, different system or mea.json")
+    p.set_defaults(func=_cmd_generate_2d)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 2 bad input)."""
+    import warnings
+
+    warnings.formatwarning = lambda message, category, *a, **k: f"livn: warning: {message}\n"
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        (parser if args.command is None else parser._subparsers._group_actions[0].choices[
+            args.command]).print_help()
+        return 0 if args.command is None else 2
+    try:
+        return int(args.func(args) or 0)
+    except LivnError as e:
+        print(f"livn: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
