@@ -1,0 +1,52 @@
+"""The curated public API imports, and ``import livn`` stays light."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+import livn
+
+PUBLIC = {
+    "livn": livn.__all__,
+    "livn.system": ["System", "Projection", "make", "predefined", "PREDEFINED", "cache_dir"],
+    "livn.io": ["MEA"],
+    "livn.stimulus": ["Stimulus"],
+    "livn.workflows": ["get", "WORKFLOWS"],
+    "livn.workflows.generate_2d": ["Generate2D", "CultureConfig", "rectangle", "disk"],
+    "livn.errors": ["LivnError", "ConfigError", "SystemFormatError", "UnknownSystemError",
+                    "NotAvailableError", "MissingDependencyError", "ConnectivityWarning"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_every_public_name_imports(module):
+    mod = importlib.import_module(module)
+    for name in PUBLIC[module]:
+        assert getattr(mod, name) is not None, f"{module}.{name}"
+    if hasattr(mod, "__all__") and module != "livn":
+        assert set(PUBLIC[module]) <= set(mod.__all__)
+
+
+def test_unknown_attribute_raises():
+    with pytest.raises(AttributeError):
+        livn.does_not_exist  # noqa: B018
+
+
+def test_import_livn_is_light():
+    heavy = ["jax", "torch", "brian2", "neuron", "mpi4py", "datasets", "matplotlib", "h5py",
+             "scipy", "pydantic", "gymnasium"]
+    code = (
+        "import sys, json, livn; "
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_version_is_a_string():
+    assert isinstance(livn.__version__, str) and livn.__version__.count(".") == 2
