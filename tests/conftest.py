@@ -28,8 +28,10 @@ def small_system(tmp_path_factory):
     out = tmp_path_factory.mktemp("systems") / "small"
     config = CultureConfig(
         total_cells=200,
-        connectivity={"sigma": 800.0, "mean_degree": {"EXC->EXC": 8, "EXC->INH": 6,
-                                                       "INH->EXC": 4, "INH->INH": 2}},
+        connectivity={
+            "sigma": 800.0,
+            "mean_degree": {"EXC->EXC": 8, "EXC->INH": 6, "INH->EXC": 4, "INH->INH": 2},
+        },
         seed=3,
     )
     return write_culture(config, out)

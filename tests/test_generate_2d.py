@@ -27,28 +27,36 @@ def _xy_dist(system, p):
 
 # ---------------------------------------------------------------- populations and placement
 def test_largest_remainder_rounding():
-    c = CultureConfig(total_cells=10, populations={
-        "A": {"ratio": 0.45}, "B": {"ratio": 0.35}, "C": {"ratio": 0.2}})
+    c = CultureConfig(
+        total_cells=10,
+        populations={"A": {"ratio": 0.45}, "B": {"ratio": 0.35}, "C": {"ratio": 0.2}},
+    )
     # exact 4.5 / 3.5 / 2.0 -> floors 4/3/2 (9); one left goes to the largest remainder (A first)
     assert c.population_counts() == {"A": 5, "B": 3, "C": 2}
     assert sum(CultureConfig(total_cells=7).population_counts().values()) == 7
 
 
 def test_counts_and_total_must_agree():
-    c = CultureConfig(populations={"EXC": {"count": 30}, "INH": {"count": 5,
-                                                               "synapse_type": "inhibitory"}})
+    c = CultureConfig(
+        populations={"EXC": {"count": 30}, "INH": {"count": 5, "synapse_type": "inhibitory"}}
+    )
     assert c.total_cells == 35
-    with pytest.raises(ValueError, match="population counts sum to 35"):
+    with pytest.raises(ValueError, match=r"population counts sum to 35"):
         CultureConfig(total_cells=40, populations={"EXC": {"count": 30}, "INH": {"count": 5}})
-    with pytest.raises(ValueError, match="not a mix"):
+    with pytest.raises(ValueError, match=r"not a mix"):
         CultureConfig(populations={"EXC": {"count": 30}, "INH": {"ratio": 0.2}})
-    with pytest.raises(ValueError, match="sum to 1"):
+    with pytest.raises(ValueError, match=r"sum to 1"):
         CultureConfig(populations={"EXC": {"ratio": 0.7}, "INH": {"ratio": 0.2}})
 
 
 def test_rectangle_area(tmp_path):
-    s = _build(tmp_path, total_cells=300, area="rectangle",
-               area_kwargs={"x_range": [100, 600], "y_range": [-50, 50]}, z_range=[2, 4])
+    s = _build(
+        tmp_path,
+        total_cells=300,
+        area="rectangle",
+        area_kwargs={"x_range": [100, 600], "y_range": [-50, 50]},
+        z_range=[2, 4],
+    )
     xyz = s.neuron_coordinates[:, 1:]
     assert xyz[:, 0].min() >= 100 and xyz[:, 0].max() <= 600
     assert xyz[:, 1].min() >= -50 and xyz[:, 1].max() <= 50
@@ -59,8 +67,12 @@ def test_rectangle_area(tmp_path):
 
 
 def test_disk_and_annulus(tmp_path):
-    s = _build(tmp_path, total_cells=500, area="systems.generate_2d.disk",
-               area_kwargs={"center": [1000, -200], "radius": 400, "inner_radius": 250})
+    s = _build(
+        tmp_path,
+        total_cells=500,
+        area="systems.generate_2d.disk",
+        area_kwargs={"center": [1000, -200], "radius": 400, "inner_radius": 250},
+    )
     xy = s.neuron_coordinates[:, 1:3]
     r = np.linalg.norm(xy - [1000, -200], axis=1)
     assert r.min() >= 250 - 1e-3 and r.max() <= 400 + 1e-3
@@ -76,26 +88,39 @@ def line_placement(count, rng, length=1000.0):
 
 
 def test_custom_placement_callable_and_dotted_path(tmp_path):
-    s = _build(tmp_path, total_cells=40, area=line_placement, area_kwargs={"length": 300.0},
-               connectivity={"mean_degree": 2})
+    s = _build(
+        tmp_path,
+        total_cells=40,
+        area=line_placement,
+        area_kwargs={"length": 300.0},
+        connectivity={"mean_degree": 2},
+    )
     xy = s.neuron_coordinates[:, 1:3]
     assert np.all(xy[:, 1] == 0) and xy[:, 0].max() <= 300
     assert s.graph.generator["area"].endswith("line_placement")
-    s2 = _build(tmp_path, "dotted", total_cells=40, area="test_generate_2d.line_placement",
-                area_kwargs={"length": 300.0}, connectivity={"mean_degree": 2})
+    s2 = _build(
+        tmp_path,
+        "dotted",
+        total_cells=40,
+        area="test_generate_2d.line_placement",
+        area_kwargs={"length": 300.0},
+        connectivity={"mean_degree": 2},
+    )
     np.testing.assert_array_equal(s2.neuron_coordinates, s.neuron_coordinates)
 
 
 def test_bad_area_configs():
-    with pytest.raises(ConfigError, match="unknown area 'disc'.*Did you mean 'disk'"):
+    with pytest.raises(ConfigError, match=r"unknown area 'disc'.*Did you mean 'disk'"):
         Generate2D({"area": "disc"})
-    with pytest.raises(ConfigError, match="area_kwargs.radus.*Did you mean 'radius'"):
+    with pytest.raises(ConfigError, match=r"area_kwargs.radus.*Did you mean 'radius'"):
         Generate2D({"area": "disk", "area_kwargs": {"radus": 3}})
-    with pytest.raises(ConfigError, match="cannot be imported"):
+    with pytest.raises(ConfigError, match=r"cannot be imported"):
         Generate2D({"area": "no_such_module.place"})
-    with pytest.raises(ConfigError, match="inner_radius"):
-        write_culture(CultureConfig(area="disk", area_kwargs={"radius": 10, "inner_radius": 20}),
-                      "/tmp/never-written-livn")
+    with pytest.raises(ConfigError, match=r"inner_radius"):
+        write_culture(
+            CultureConfig(area="disk", area_kwargs={"radius": 10, "inner_radius": 20}),
+            "/tmp/never-written-livn",
+        )
     assert not Path("/tmp/never-written-livn").exists()
 
 
@@ -105,9 +130,13 @@ DEGREES = {"EXC->EXC": 12.0, "EXC->INH": 8.0, "INH->EXC": 6.0, "INH->INH": 3.0}
 
 @pytest.fixture(scope="module")
 def stats_system(tmp_path_factory):
-    return _build(tmp_path_factory.mktemp("stats"), total_cells=2000,
-                  area_kwargs={"x_range": [0, 2000], "y_range": [0, 2000]},
-                  connectivity={"sigma": 150.0, "cutoff": 3.0, "mean_degree": DEGREES}, seed=11)
+    return _build(
+        tmp_path_factory.mktemp("stats"),
+        total_cells=2000,
+        area_kwargs={"x_range": [0, 2000], "y_range": [0, 2000]},
+        connectivity={"sigma": 150.0, "cutoff": 3.0, "mean_degree": DEGREES},
+        seed=11,
+    )
 
 
 def test_realised_mean_in_degree_matches_request(stats_system):
@@ -136,10 +165,14 @@ def test_connection_probability_follows_kernel(tmp_path, kind):
     generator's KD-tree, and A is estimated from the total edge count.
     """
     sigma = 120.0
-    s = _build(tmp_path, total_cells=1200, populations={"EXC": {"ratio": 1.0}},
-               area_kwargs={"x_range": [0, 1500], "y_range": [0, 1500]},
-               connectivity={"kernel": kind, "sigma": sigma, "cutoff": 3.0, "mean_degree": 15},
-               seed=5)
+    s = _build(
+        tmp_path,
+        total_cells=1200,
+        populations={"EXC": {"ratio": 1.0}},
+        area_kwargs={"x_range": [0, 1500], "y_range": [0, 1500]},
+        connectivity={"kernel": kind, "sigma": sigma, "cutoff": 3.0, "mean_degree": 15},
+        seed=5,
+    )
     p = s.projections["EXC->EXC"]
     xy = s.neuron_coordinates[:, 1:3]
     d_all = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=-1)
@@ -158,38 +191,49 @@ def test_connection_probability_follows_kernel(tmp_path, kind):
 
 
 def test_allow_self_connections(tmp_path):
-    s = _build(tmp_path, total_cells=50, populations={"EXC": {"ratio": 1.0}},
-               area_kwargs={"x_range": [0, 100], "y_range": [0, 100]},
-               connectivity={"sigma": 1000.0, "mean_degree": 49.5, "allow_self_connections": True})
+    s = _build(
+        tmp_path,
+        total_cells=50,
+        populations={"EXC": {"ratio": 1.0}},
+        area_kwargs={"x_range": [0, 100], "y_range": [0, 100]},
+        connectivity={"sigma": 1000.0, "mean_degree": 49.5, "allow_self_connections": True},
+    )
     p = s.projections["EXC->EXC"]
     assert np.any(p.pre_gids == p.post_gids)
 
 
 def test_unreachable_degree_saturates_with_warning(tmp_path):
-    with pytest.warns(ConnectivityWarning, match="INH->EXC cannot be reached.*every candidate"):
-        s = _build(tmp_path, total_cells=20, populations={"EXC": {"ratio": 0.9},
-                                                          "INH": {"ratio": 0.1,
-                                                                  "synapse_type": "inhibitory"}},
-                   area_kwargs={"x_range": [0, 50], "y_range": [0, 50]},
-                   connectivity={"sigma": 500.0, "mean_degree": {"INH->EXC": 5}})
+    with pytest.warns(ConnectivityWarning, match=r"INH->EXC cannot be reached.*every candidate"):
+        s = _build(
+            tmp_path,
+            total_cells=20,
+            populations={
+                "EXC": {"ratio": 0.9},
+                "INH": {"ratio": 0.1, "synapse_type": "inhibitory"},
+            },
+            area_kwargs={"x_range": [0, 50], "y_range": [0, 50]},
+            connectivity={"sigma": 500.0, "mean_degree": {"INH->EXC": 5}},
+        )
     # all 2 INH cells reach all 18 EXC cells: saturated at degree 2
     assert s.projections["INH->EXC"].num_edges == 36
     assert list(s.projections) == ["INH->EXC"]
 
 
 def test_mean_degree_map_validation():
-    with pytest.raises(ValueError, match="unknown population 'IN'"):
+    with pytest.raises(ValueError, match=r"unknown population 'IN'"):
         CultureConfig(connectivity={"mean_degree": {"EXC->IN": 3}})
-    with pytest.raises(ValueError, match="PRE->POST"):
+    with pytest.raises(ValueError, match=r"PRE->POST"):
         CultureConfig(connectivity={"mean_degree": {"EXC-INH": 3}})
-    with pytest.raises(ValueError, match=">= 0"):
+    with pytest.raises(ValueError, match=r">= 0"):
         CultureConfig(connectivity={"mean_degree": -1})
 
 
 # ---------------------------------------------------------------- determinism and safety
 def _digest(directory):
-    return {f: hashlib.sha256((Path(directory) / f).read_bytes()).hexdigest()
-            for f in ("cells.h5", "connections.h5")}
+    return {
+        f: hashlib.sha256((Path(directory) / f).read_bytes()).hexdigest()
+        for f in ("cells.h5", "connections.h5")
+    }
 
 
 def test_deterministic_for_a_seed(tmp_path):
@@ -202,13 +246,17 @@ def test_deterministic_for_a_seed(tmp_path):
 
 
 def test_changing_one_projection_leaves_others(tmp_path):
-    base = {"total_cells": 300, "seed": 2, "connectivity": {"sigma": 700.0,
-            "mean_degree": {"EXC->EXC": 5, "INH->EXC": 3}}}
+    base = {
+        "total_cells": 300,
+        "seed": 2,
+        "connectivity": {"sigma": 700.0, "mean_degree": {"EXC->EXC": 5, "INH->EXC": 3}},
+    }
     a = _build(tmp_path, "a", **base)
     base["connectivity"]["mean_degree"]["EXC->EXC"] = 7
     b = _build(tmp_path, "b", **base)
-    np.testing.assert_array_equal(a.projections["INH->EXC"].pre_gids,
-                                  b.projections["INH->EXC"].pre_gids)
+    np.testing.assert_array_equal(
+        a.projections["INH->EXC"].pre_gids, b.projections["INH->EXC"].pre_gids
+    )
 
 
 def test_existing_directory_protection(tmp_path):
@@ -217,7 +265,7 @@ def test_existing_directory_protection(tmp_path):
     before = _digest(path)
     assert write_culture(cfg, tmp_path / "s") == path  # same config: no-op
     other = CultureConfig(total_cells=31, connectivity={"sigma": 2000.0, "mean_degree": 3})
-    with pytest.raises(ConfigError, match="different configuration.*overwrite"):
+    with pytest.raises(ConfigError, match=r"different configuration.*overwrite"):
         write_culture(other, tmp_path / "s")
     assert _digest(path) == before
     write_culture(other, tmp_path / "s", overwrite=True)
@@ -225,7 +273,7 @@ def test_existing_directory_protection(tmp_path):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    with pytest.raises(ConfigError, match="not a livn system"):
+    with pytest.raises(ConfigError, match=r"not a livn system"):
         write_culture(cfg, foreign)
     assert (foreign / "notes.txt").read_text() == "mine"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp leftovers
@@ -235,7 +283,7 @@ def test_failed_build_leaves_nothing(tmp_path):
     def broken(count, rng):
         return np.zeros(count), np.zeros(count - 1)
 
-    with pytest.raises(ConfigError, match="area function for population EXC must return"):
+    with pytest.raises(ConfigError, match=r"area function for population EXC must return"):
         write_culture(CultureConfig(area=broken), tmp_path / "s")
     assert list(tmp_path.iterdir()) == []
 
@@ -245,15 +293,18 @@ def test_python_api_launch_mea_plot(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    generated = get("generate_2d", {
-        "total_cells": 50,
-        "populations": {
-            "EXC": {"ratio": 0.8, "synapse_type": "excitatory"},
-            "INH": {"ratio": 0.2, "synapse_type": "inhibitory"},
+    generated = get(
+        "generate_2d",
+        {
+            "total_cells": 50,
+            "populations": {
+                "EXC": {"ratio": 0.8, "synapse_type": "excitatory"},
+                "INH": {"ratio": 0.2, "synapse_type": "inhibitory"},
+            },
+            "connectivity": {"sigma": 1500.0, "mean_degree": 4.0},
+            "output_directory": str(tmp_path / "my_system"),
         },
-        "connectivity": {"sigma": 1500.0, "mean_degree": 4.0},
-        "output_directory": str(tmp_path / "my_system"),
-    })
+    )
     assert isinstance(generated, Generate2D)
     system = generated.launch()
     assert system.num_neurons == 50 and system.populations == ["EXC", "INH"]
@@ -261,18 +312,19 @@ def test_python_api_launch_mea_plot(tmp_path):
     mea = generated.mea(pitch=1000)
     assert mea.num_channels == 16 and (tmp_path / "my_system" / "mea.json").exists()
     assert generated.mea(pitch=1000).to_dict() == mea.to_dict()  # same layout: no-op
-    with pytest.raises(ConfigError, match="already exists with a different layout"):
+    with pytest.raises(ConfigError, match=r"already exists with a different layout"):
         generated.mea(pitch=500)
     assert generated.mea(pitch=500, overwrite=True).num_channels == 64
-    fig = generated.plot(show_connections=True, show_mea=True, max_edges=100,
-                         path=tmp_path / "plot.png")
+    fig = generated.plot(
+        show_connections=True, show_mea=True, max_edges=100, path=tmp_path / "plot.png"
+    )
     ax = fig.axes[0]
     assert sum(len(c.get_segments()) for c in ax.collections if hasattr(c, "get_segments")) == 100
     assert (tmp_path / "plot.png").stat().st_size > 1000
 
 
 def test_mea_before_launch_is_a_clear_error(tmp_path):
-    with pytest.raises(ConfigError, match="no system at .*--launch"):
+    with pytest.raises(ConfigError, match=r"no system at .*--launch"):
         Generate2D({"output_directory": str(tmp_path / "x")}).mea()
 
 
@@ -282,7 +334,7 @@ def test_config_errors_name_key_and_fix():
     msg = str(e.value)
     assert "unknown key 'totl_cells'" in msg and "Did you mean 'total_cells'" in msg
     assert "'connectivity.sigma': -1" in msg and "greater than 0" in msg
-    with pytest.raises(ConfigError, match="unknown workflow 'generate2d'.*generate_2d"):
+    with pytest.raises(ConfigError, match=r"unknown workflow 'generate2d'.*generate_2d"):
         get("generate2d", {})
 
 

@@ -18,8 +18,15 @@ PUBLIC = {
     "livn.stimulus": ["Stimulus"],
     "livn.workflows": ["get", "WORKFLOWS"],
     "livn.workflows.generate_2d": ["Generate2D", "CultureConfig", "rectangle", "disk"],
-    "livn.errors": ["LivnError", "ConfigError", "SystemFormatError", "UnknownSystemError",
-                    "NotAvailableError", "MissingDependencyError", "ConnectivityWarning"],
+    "livn.errors": [
+        "LivnError",
+        "ConfigError",
+        "SystemFormatError",
+        "UnknownSystemError",
+        "NotAvailableError",
+        "MissingDependencyError",
+        "ConnectivityWarning",
+    ],
 }
 
 
@@ -38,12 +45,20 @@ def test_unknown_attribute_raises():
 
 
 def test_import_livn_is_light():
-    heavy = ["jax", "torch", "brian2", "neuron", "mpi4py", "datasets", "matplotlib", "h5py",
-             "scipy", "pydantic", "gymnasium"]
-    code = (
-        "import sys, json, livn; "
-        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
-    )
+    heavy = [
+        "jax",
+        "torch",
+        "brian2",
+        "neuron",
+        "mpi4py",
+        "datasets",
+        "matplotlib",
+        "h5py",
+        "scipy",
+        "pydantic",
+        "gymnasium",
+    ]
+    code = f"import sys, json, livn; print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
 

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from livn.errors import SystemFormatError
-from livn.system import System
-from livn.system import neuroh5
+from livn.system import System, neuroh5
 from livn.system.graph import FORMAT_VERSION, GraphInfo, PopulationInfo, ProjectionInfo, write_graph
 from livn.system.synapses import projection_synapse
 
@@ -30,26 +29,36 @@ def _write_handmade(directory):
     # INH->EXC: EXC 0 <- INH 3 ; EXC 1 <- (none) ; EXC 2 <- INH 3, 4
     blocks = {
         ("INH", "EXC"): neuroh5.EdgeBlock(
-            indptr=np.array([0, 2, 3]), sources=np.array([0, 1, 2]),
-            attributes={"Connections": {"distance": np.array([1.5, 2.5, 3.5], np.float32)},
-                        "Synapses": {"syn_id": np.array([0, 1, 0], np.uint32)}},
+            indptr=np.array([0, 2, 3]),
+            sources=np.array([0, 1, 2]),
+            attributes={
+                "Connections": {"distance": np.array([1.5, 2.5, 3.5], np.float32)},
+                "Synapses": {"syn_id": np.array([0, 1, 0], np.uint32)},
+            },
         ),
         ("EXC", "INH"): neuroh5.EdgeBlock(
-            indptr=np.array([0, 1, 1, 3]), sources=np.array([3, 3, 4]),
-            attributes={"Connections": {"distance": np.array([7.0, 8.0, 9.0], np.float32)},
-                        "Synapses": {"syn_id": np.array([0, 0, 1], np.uint32)}},
+            indptr=np.array([0, 1, 1, 3]),
+            sources=np.array([3, 3, 4]),
+            attributes={
+                "Connections": {"distance": np.array([7.0, 8.0, 9.0], np.float32)},
+                "Synapses": {"syn_id": np.array([0, 0, 1], np.uint32)},
+            },
         ),
     }
     neuroh5.write_cells(str(directory / "cells.h5"), pops, coords)
     neuroh5.write_connections(str(directory / "connections.h5"), pops, blocks)
     projs = [
-        ProjectionInfo(pre="EXC", post="INH", num_edges=3,
-                       **projection_synapse("excitatory", "inhibitory")),
-        ProjectionInfo(pre="INH", post="EXC", num_edges=3,
-                       **projection_synapse("inhibitory", "excitatory")),
+        ProjectionInfo(
+            pre="EXC", post="INH", num_edges=3, **projection_synapse("excitatory", "inhibitory")
+        ),
+        ProjectionInfo(
+            pre="INH", post="EXC", num_edges=3, **projection_synapse("inhibitory", "excitatory")
+        ),
     ]
-    write_graph(str(directory), GraphInfo(format_version=FORMAT_VERSION, name="hand",
-                                          populations=pops, projections=projs))
+    write_graph(
+        str(directory),
+        GraphInfo(format_version=FORMAT_VERSION, name="hand", populations=pops, projections=projs),
+    )
     return coords
 
 
@@ -75,7 +84,9 @@ def test_round_trip_handmade(tmp_path):
     np.testing.assert_array_equal(ie.pre_gids, [3, 3, 4])
     assert ie.weight_names == ["EXC_INH-soma-GABA_A-weight"]
     assert s.weight_names == [
-        "INH_EXC-soma-AMPA-weight", "INH_EXC-soma-NMDA-weight", "EXC_INH-soma-GABA_A-weight"
+        "INH_EXC-soma-AMPA-weight",
+        "INH_EXC-soma-NMDA-weight",
+        "EXC_INH-soma-GABA_A-weight",
     ]
     a = s.adjacency().toarray()
     expected = np.zeros((5, 5), int)
@@ -108,7 +119,7 @@ def test_generated_round_trip(small_system):
     for name, p in s.projections.items():
         assert name == f"{p.pre}->{p.post}"
         assert np.all(np.diff(p.post_gids) >= 0)
-        start, count = s.population_ranges[p.post]
+        _, count = s.population_ranges[p.post]
         assert len(p.indptr) == count + 1 and p.indptr[-1] == p.num_edges
         # stored distance equals the 3D distance between the coordinates read back
         xyz = s.neuron_coordinates[:, 1:]
@@ -153,7 +164,7 @@ def test_missing_graph(copy_of):
 
 
 def test_not_a_directory(tmp_path):
-    with pytest.raises(SystemFormatError, match="not a directory"):
+    with pytest.raises(SystemFormatError, match=r"not a directory"):
         System(tmp_path / "nope")
 
 
@@ -167,7 +178,7 @@ def test_format_version_checked(copy_of):
     data = json.loads((copy_of / "graph.json").read_text())
     data["format_version"] = FORMAT_VERSION + 1
     (copy_of / "graph.json").write_text(json.dumps(data))
-    with pytest.raises(SystemFormatError, match="format_version"):
+    with pytest.raises(SystemFormatError, match=r"format_version"):
         System(copy_of)
 
 
@@ -200,7 +211,7 @@ def test_connections_inconsistent_pointer(copy_of):
         ptr = ds[()]
         ptr[-1] += 5
         ds[...] = ptr
-    with pytest.raises(SystemFormatError, match="inconsistent edge pointers"):
+    with pytest.raises(SystemFormatError, match=r"inconsistent edge pointers"):
         _ = System(copy_of).projections
 
 
@@ -209,7 +220,7 @@ def test_cells_population_mismatch(copy_of, small_system):
     data["populations"][0]["count"] -= 1
     data["populations"][1]["start"] -= 1
     (copy_of / "graph.json").write_text(json.dumps(data))
-    with pytest.raises(SystemFormatError, match="do not match graph.json"):
+    with pytest.raises(SystemFormatError, match=r"do not match graph.json"):
         _ = System(copy_of).neuron_coordinates
 
 

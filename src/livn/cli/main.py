@@ -1,9 +1,9 @@
 """The ``livn`` command: a thin shell over the library.
 
-    livn --version
-    livn systems list
-    livn systems inspect SYSTEM [--json]
-    livn systems generate_2d [key=value ...] [--launch] [--mea] [--plot [FILE]] [--inspect]
+livn --version
+livn systems list
+livn systems inspect SYSTEM [--json]
+livn systems generate_2d [key=value ...] [--launch] [--mea] [--plot [FILE]] [--inspect]
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ def _cmd_generate_2d(args: argparse.Namespace) -> int:
     acted = False
     if args.launch:
         system = job.launch(overwrite=args.overwrite)
-        print(f"Generated {system.name}: {system.num_neurons} cells, {system.num_edges} synapses "
-              f"-> {system.uri}")
+        print(
+            f"Generated {system.name}: {system.num_neurons} cells, {system.num_edges} synapses "
+            f"-> {system.uri}"
+        )
         acted = True
     if args.mea:
         mea = job.mea(pitch=args.pitch, z=args.z, radius=args.radius, overwrite=args.overwrite)
@@ -65,10 +67,16 @@ def _cmd_generate_2d(args: argparse.Namespace) -> int:
         print(job.inspect())
         acted = True
     if not acted:
-        print("Resolved configuration (nothing done; add --launch to generate, --mea, --plot, "
-              "--inspect):")
-        print(json.dumps(job.config.generator_record() | {
-            "output_directory": job.config.output_directory}, indent=2))
+        print(
+            "Resolved configuration (nothing done; add --launch to generate, --mea, --plot, "
+            "--inspect):"
+        )
+        print(
+            json.dumps(
+                job.config.generator_record() | {"output_directory": job.config.output_directory},
+                indent=2,
+            )
+        )
     return 0
 
 
@@ -104,15 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mea", action="store_true", help="write mea.json fitted to the area")
     p.add_argument("--pitch", type=float, default=1000.0, help="MEA pitch in µm (default 1000)")
     p.add_argument("--z", type=float, default=0.0, help="MEA electrode height in µm (default 0)")
-    p.add_argument("--radius", type=float, default=None,
-                   help="MEA input/output radius in µm (default pitch/4)")
-    p.add_argument("--plot", nargs="?", const="", default=None, metavar="FILE",
-                   help="save a plot (default <output_directory>/plot.png)")
+    p.add_argument(
+        "--radius", type=float, default=None, help="MEA input/output radius in µm (default pitch/4)"
+    )
+    p.add_argument(
+        "--plot",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="FILE",
+        help="save a plot (default <output_directory>/plot.png)",
+    )
     p.add_argument("--max-edges", type=int, default=5000, help="synapses drawn in the plot")
     p.add_argument("--no-connections", action="store_true", help="plot cells only")
     p.add_argument("--inspect", action="store_true", help="print the system summary")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing, different system or mea.json")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing, different system or mea.json"
+    )
     p.set_defaults(func=_cmd_generate_2d)
     return parser
 
@@ -121,18 +137,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 2 bad input)."""
     import warnings
 
-    warnings.formatwarning = lambda message, category, *a, **k: f"livn: warning: {message}\n"
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
-        (parser if args.command is None else parser._subparsers._group_actions[0].choices[
-            args.command]).print_help()
+        (
+            parser
+            if args.command is None
+            else parser._subparsers._group_actions[0].choices[args.command]
+        ).print_help()
         return 0 if args.command is None else 2
-    try:
-        return int(args.func(args) or 0)
-    except LivnError as e:
-        print(f"livn: error: {e}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return int(args.func(args) or 0)
+        except LivnError as e:
+            print(f"livn: error: {e}", file=sys.stderr)
+            return 2
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"livn: warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

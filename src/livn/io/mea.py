@@ -42,7 +42,9 @@ def grid_coordinates(
 ) -> np.ndarray:
     """``[nx·ny, 4]`` electrode rows of a regular grid, ids row-major (x fastest)."""
     if nx < 1 or ny < 1 or pitch <= 0:
-        raise ConfigError(f"MEA grid needs nx, ny >= 1 and pitch > 0; got nx={nx}, ny={ny}, pitch={pitch}.")
+        raise ConfigError(
+            f"MEA grid needs nx, ny >= 1 and pitch > 0; got nx={nx}, ny={ny}, pitch={pitch}."
+        )
     iy, ix = np.divmod(np.arange(nx * ny), nx)
     return np.column_stack(
         [np.arange(nx * ny), offset[0] + ix * pitch, offset[1] + iy * pitch, np.full(nx * ny, z)]
@@ -86,8 +88,11 @@ class MEA:
         ids = coords[:, 0]
         if len(np.unique(ids)) != len(ids) or np.any(ids != np.round(ids)):
             raise ConfigError("electrode ids (column 0) must be unique integers.")
-        for name, value in (("input_radius", input_radius), ("output_radius", output_radius),
-                            ("max_input_current", max_input_current)):
+        for name, value in (
+            ("input_radius", input_radius),
+            ("output_radius", output_radius),
+            ("max_input_current", max_input_current),
+        ):
             if not np.isfinite(value) or value <= 0:
                 raise ConfigError(f"{name} must be a positive number of µm/µA; got {value!r}.")
         self.electrode_coordinates = coords
@@ -128,7 +133,9 @@ class MEA:
             raise ConfigError(f"pitch must be > 0 µm; got {pitch!r}.")
         extent = np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float)
         n = [fitted_grid_shape(e, pitch) for e in extent]
-        offset = tuple(float(lo + (e - (k - 1) * pitch) / 2) for lo, e, k in zip(lower, extent, n, strict=True))
+        offset = tuple(
+            float(lo + (e - (k - 1) * pitch) / 2) for lo, e, k in zip(lower, extent, n, strict=True)
+        )
         r = pitch / 4 if radius is None else radius
         kwargs.setdefault("input_radius", r)
         kwargs.setdefault("output_radius", r)
@@ -168,7 +175,9 @@ class MEA:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``mea.json`` content."""
-        rows = [[int(r[0]), float(r[1]), float(r[2]), float(r[3])] for r in self.electrode_coordinates]
+        rows = [
+            [int(r[0]), float(r[1]), float(r[2]), float(r[3])] for r in self.electrode_coordinates
+        ]
         return {
             "electrode_coordinates": rows,
             "input_radius": self.input_radius,
@@ -243,13 +252,17 @@ class MEA:
         ids = np.asarray(ids).astype(np.int64).reshape(-1)
         times = np.asarray(times).reshape(-1)
         if len(ids) != len(times):
-            raise ConfigError(f"ids and times must have equal length; got {len(ids)} and {len(times)}.")
+            raise ConfigError(
+                f"ids and times must have equal length; got {len(ids)} and {len(times)}."
+            )
         radius = self.output_radius if output_radius is None else float(output_radius)
         gids, within = self._channel_members(neuron_coordinates, radius)
         order = np.argsort(gids)
         pos = np.searchsorted(gids[order], ids)
         pos = np.clip(pos, 0, max(len(gids) - 1, 0))
-        known = (len(gids) > 0) & (gids[order][pos] == ids) if len(gids) else np.zeros(len(ids), bool)
+        known = (
+            (len(gids) > 0) & (gids[order][pos] == ids) if len(gids) else np.zeros(len(ids), bool)
+        )
         if not np.all(known):
             missing = np.unique(ids[~known])[:5].tolist()
             raise ConfigError(

@@ -81,13 +81,17 @@ class GraphInfo(BaseModel):
             if p.index != i:
                 raise ValueError(f"population '{p.name}' has index {p.index}, expected {i}")
             if p.start != expected:
-                raise ValueError(f"population '{p.name}' starts at gid {p.start}, expected {expected}")
+                raise ValueError(
+                    f"population '{p.name}' starts at gid {p.start}, expected {expected}"
+                )
             expected += p.count
         names = {p.name for p in self.populations}
         for pr in self.projections:
             for end in (pr.pre, pr.post):
                 if end not in names:
-                    raise ValueError(f"projection {pr.pre}->{pr.post} names unknown population '{end}'")
+                    raise ValueError(
+                        f"projection {pr.pre}->{pr.post} names unknown population '{end}'"
+                    )
         return self
 
 
@@ -115,7 +119,8 @@ def read_graph(directory: str) -> GraphInfo:
         return GraphInfo.model_validate(data)
     except ValidationError as e:
         details = "; ".join(
-            f"{'.'.join(str(x) for x in err['loc']) or '<root>'}: {err['msg']}" for err in e.errors()
+            f"{'.'.join(str(x) for x in err['loc']) or '<root>'}: {err['msg']}"
+            for err in e.errors()
         )
         raise SystemFormatError(f"{location}: invalid content ({details}).") from e
 

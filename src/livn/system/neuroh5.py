@@ -209,7 +209,9 @@ def read_coordinates(f: h5py.File, location: str, population: PopulationInfo) ->
                 f"{population.count}. The files do not belong together; regenerate the system."
             )
         order = np.argsort(gids, kind="stable")
-        if not np.array_equal(gids[order], np.arange(population.start, population.start + population.count)):
+        if not np.array_equal(
+            gids[order], np.arange(population.start, population.start + population.count)
+        ):
             raise SystemFormatError(
                 f"{location}: {population.name}/{name} has gids outside "
                 f"[{population.start}, {population.start + population.count})."
@@ -230,7 +232,9 @@ def read_edges(
     sources = e["Source Index"][()].astype(np.int64)
     label = f"projection {pre.name}->{post.name}"
     if len(block_ptr) != len(block_index) + 1 or (len(dst_ptr) and dst_ptr[-1] != len(sources)):
-        raise SystemFormatError(f"{location}: {label} has inconsistent edge pointers; the file is corrupt.")
+        raise SystemFormatError(
+            f"{location}: {label} has inconsistent edge pointers; the file is corrupt."
+        )
     post_gids = np.empty(len(sources), dtype=np.int64)
     for b, first in enumerate(block_index):
         ptr = dst_ptr[block_ptr[b] : block_ptr[b + 1]]

@@ -50,18 +50,35 @@ def plot_system(
         if n > max_edges:
             pick = np.sort(np.random.default_rng(seed).choice(n, size=max_edges, replace=False))
         pops = system.populations
-        pre_type = np.array([info[p].synapse_type for p in pops])[system.gid_population(e["pre"][pick])]
+        pre_type = np.array([info[p].synapse_type for p in pops])[
+            system.gid_population(e["pre"][pick])
+        ]
         for kind, color in _COLORS.items():
             sel = pick[pre_type == kind]
             if len(sel):
                 segs = np.stack([xyz[e["pre"][sel], :2], xyz[e["post"][sel], :2]], axis=1)
-                ax.add_collection(LineCollection(segs, colors=color, linewidths=0.3, alpha=0.25,
-                                                 label=f"{kind} synapses", zorder=1))
+                ax.add_collection(
+                    LineCollection(
+                        segs,
+                        colors=color,
+                        linewidths=0.3,
+                        alpha=0.25,
+                        label=f"{kind} synapses",
+                        zorder=1,
+                    )
+                )
     for name, (start, count) in system.population_ranges.items():
         pts = xyz[start : start + count]
-        ax.scatter(pts[:, 0], pts[:, 1], s=8, color=_COLORS[info[name].synapse_type],
-                   marker="^" if info[name].synapse_type == "excitatory" else "o",
-                   label=f"{name} ({count})", zorder=3, edgecolors="none")
+        ax.scatter(
+            pts[:, 0],
+            pts[:, 1],
+            s=8,
+            color=_COLORS[info[name].synapse_type],
+            marker="^" if info[name].synapse_type == "excitatory" else "o",
+            label=f"{name} ({count})",
+            zorder=3,
+            edgecolors="none",
+        )
     if show_mea:
         if mea is None and system.has_mea:
             from livn.io.mea import MEA
@@ -69,10 +86,21 @@ def plot_system(
             mea = MEA.from_directory(system.uri)
         if mea is not None:
             ec = mea.electrode_coordinates
-            ax.scatter(ec[:, 1], ec[:, 2], s=30, marker="s", color="k", label="electrodes", zorder=4)
+            ax.scatter(
+                ec[:, 1], ec[:, 2], s=30, marker="s", color="k", label="electrodes", zorder=4
+            )
             for row in ec:
-                ax.add_patch(Circle((row[1], row[2]), mea.output_radius, fill=False, lw=0.6,
-                                    ls="--", color="k", zorder=2))
+                ax.add_patch(
+                    Circle(
+                        (row[1], row[2]),
+                        mea.output_radius,
+                        fill=False,
+                        lw=0.6,
+                        ls="--",
+                        color="k",
+                        zorder=2,
+                    )
+                )
     ax.set_aspect("equal")
     ax.autoscale_view()
     ax.set_xlabel("x (µm)")

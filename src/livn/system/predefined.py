@@ -64,14 +64,19 @@ def _check_name(name: str) -> None:
     if name in PREDEFINED:
         return
     if name in THREE_D:
-        hint = f" The 2D culture of the same size is '{_EQUIVALENT_2D[name]}'." if name in _EQUIVALENT_2D else ""
+        hint = (
+            f" The 2D culture of the same size is '{_EQUIVALENT_2D[name]}'."
+            if name in _EQUIVALENT_2D
+            else ""
+        )
         raise NotAvailableError(
             f"'{name}' is a 3D layered system; it needs the 3D network generator, which is not "
             f"part of this livn version.{hint} 2D systems available offline: {', '.join(PREDEFINED)}."
         )
     folded = {n.casefold(): n for n in (*PREDEFINED, *THREE_D)}
     suggestion = (
-        f" Did you mean '{folded[name.casefold()]}'?" if name.casefold() in folded
+        f" Did you mean '{folded[name.casefold()]}'?"
+        if name.casefold() in folded
         else did_you_mean(name, PREDEFINED)
     )
     raise UnknownSystemError(
@@ -146,8 +151,9 @@ def predefined(name: str) -> str:
         NotAvailableError: For the 3D systems S1–S4, which need the 3D generator.
     """
     name = os.fspath(name)
-    if name not in PREDEFINED and (_fs.is_url(name) or os.sep in name or "/" in name
-                                   or os.path.isdir(name)):
+    if name not in PREDEFINED and (
+        _fs.is_url(name) or os.sep in name or "/" in name or os.path.isdir(name)
+    ):
         location = _fs.normalize(name)
         if not _fs.isdir(location):
             raise UnknownSystemError(f"{location}: no such system directory.")

@@ -63,12 +63,14 @@ class Projection:
     @property
     def num_edges(self) -> int:
         """Number of synapses."""
-        return int(len(self.pre_gids))
+        return len(self.pre_gids)
 
     @property
     def weight_names(self) -> list[str]:
         """The weight keys of this projection, one per synaptic mechanism."""
-        return [weight_name(self.post, self.pre, self.info.section, m) for m in self.info.mechanisms]
+        return [
+            weight_name(self.post, self.pre, self.info.section, m) for m in self.info.mechanisms
+        ]
 
     def in_degree(self) -> np.ndarray:
         """``[n_post]`` number of incoming synapses per post cell."""
@@ -161,7 +163,9 @@ class System:
                     f"{location}: populations {table} do not match graph.json {expected}. "
                     "The files do not belong together; regenerate the system."
                 )
-            return {p.name: neuroh5.read_coordinates(f, location, p) for p in self.graph.populations}
+            return {
+                p.name: neuroh5.read_coordinates(f, location, p) for p in self.graph.populations
+            }
 
     @property
     def neuron_coordinates(self) -> np.ndarray:
@@ -241,8 +245,10 @@ class System:
             "projection": [E] int32 index into list(self.projections)}``.
         """
         projs = list(self.projections.values())
-        cat = (lambda xs, dt: np.concatenate(xs).astype(dt)) if projs else (
-            lambda xs, dt: np.zeros(0, dtype=dt)
+        cat = (
+            (lambda xs, dt: np.concatenate(xs).astype(dt))
+            if projs
+            else (lambda xs, dt: np.zeros(0, dtype=dt))
         )
         return {
             "pre": cat([p.pre_gids for p in projs], np.int64),
@@ -257,7 +263,9 @@ class System:
 
         e = self.edges()
         n = self.num_neurons
-        a = sp.coo_array((np.ones(len(e["pre"]), dtype=np.int32), (e["post"], e["pre"])), shape=(n, n))
+        a = sp.coo_array(
+            (np.ones(len(e["pre"]), dtype=np.int32), (e["post"], e["pre"])), shape=(n, n)
+        )
         return a.tocsr()
 
     # ------------------------------------------------------------------ summary

@@ -39,8 +39,9 @@ class Generate2D:
     def __init__(self, config: Mapping[str, Any] | CultureConfig | None = None, **overrides: Any):
         if isinstance(config, CultureConfig):
             config = config.model_dump(exclude_unset=True)
-        self.config: CultureConfig = validate(CultureConfig, {**(config or {}), **overrides},
-                                              "generate_2d config")
+        self.config: CultureConfig = validate(
+            CultureConfig, {**(config or {}), **overrides}, "generate_2d config"
+        )
 
     @property
     def output_directory(self) -> str:
@@ -64,8 +65,13 @@ class Generate2D:
             )
         return System(path)
 
-    def mea(self, pitch: float = 1000.0, z: float = 0.0, radius: float | None = None,
-            overwrite: bool = False):
+    def mea(
+        self,
+        pitch: float = 1000.0,
+        z: float = 0.0,
+        radius: float | None = None,
+        overwrite: bool = False,
+    ):
         """Write ``mea.json``: a square grid of the given pitch (µm) fitted to the area.
 
         Per axis the grid has the largest power of two of electrodes that fits; ``radius``
@@ -92,13 +98,24 @@ class Generate2D:
         mea.save(system.uri)
         return mea
 
-    def plot(self, show_connections: bool = True, show_mea: bool = True, max_edges: int = 5000,
-             ax: Any | None = None, path: str | os.PathLike | None = None):
+    def plot(
+        self,
+        show_connections: bool = True,
+        show_mea: bool = True,
+        max_edges: int = 5000,
+        ax: Any | None = None,
+        path: str | os.PathLike | None = None,
+    ):
         """Plot the culture (see :func:`livn.system.plot.plot_system`); save to ``path`` if given."""
         from livn.system.plot import plot_system
 
-        fig = plot_system(self.system, show_connections=show_connections, show_mea=show_mea,
-                          max_edges=max_edges, ax=ax)
+        fig = plot_system(
+            self.system,
+            show_connections=show_connections,
+            show_mea=show_mea,
+            max_edges=max_edges,
+            ax=ax,
+        )
         if path is not None:
             fig.savefig(os.fspath(path), dpi=150, bbox_inches="tight")
         return fig

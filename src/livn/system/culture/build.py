@@ -53,8 +53,9 @@ def build_culture(config: CultureConfig, directory: str | os.PathLike, name: str
     start = 0
     for index, (pop, pc) in enumerate(config.populations.items()):
         populations.append(
-            PopulationInfo(name=pop, index=index, start=start, count=counts[pop],
-                           synapse_type=pc.synapse_type)
+            PopulationInfo(
+                name=pop, index=index, start=start, count=counts[pop], synapse_type=pc.synapse_type
+            )
         )
         start += counts[pop]
 
@@ -114,7 +115,9 @@ def build_culture(config: CultureConfig, directory: str | os.PathLike, name: str
         bounds = (xy.min(axis=0).tolist(), xy.max(axis=0).tolist()) if len(xy) else ([0, 0], [0, 0])
     area_record["bounds"] = [list(map(float, bounds[0])), list(map(float, bounds[1]))]
 
-    neuroh5.write_cells(os.path.join(directory, CELLS_FILE), populations, coords, synapse_attributes)
+    neuroh5.write_cells(
+        os.path.join(directory, CELLS_FILE), populations, coords, synapse_attributes
+    )
     neuroh5.write_connections(os.path.join(directory, CONNECTIONS_FILE), populations, blocks)
     graph = GraphInfo(
         format_version=FORMAT_VERSION,
@@ -135,7 +138,7 @@ def _assign_synapse_ids(populations, incoming, blocks):
     """
     out = {}
     pre_of = {}
-    for (post, pre) in blocks:
+    for post, pre in blocks:
         pre_of.setdefault(post, []).append(pre)
     for p in populations:
         base = np.zeros(p.count, dtype=np.int64)
@@ -168,8 +171,11 @@ def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
 
-def write_culture(config: CultureConfig, output_directory: str | os.PathLike | None = None,
-                  overwrite: bool = False) -> str:
+def write_culture(
+    config: CultureConfig,
+    output_directory: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> str:
     """Build the culture into ``output_directory`` atomically and return its absolute path.
 
     The system is built in a temporary sibling directory and renamed into place, so the
@@ -188,7 +194,7 @@ def write_culture(config: CultureConfig, output_directory: str | os.PathLike | N
 
         try:
             old = read_graph(str(target)).generator
-        except Exception:  # noqa: BLE001 - any unreadable system counts as different
+        except Exception:
             old = None
         if old == config.generator_record():
             return str(target)

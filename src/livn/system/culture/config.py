@@ -88,7 +88,7 @@ class CultureConfig(BaseModel):
         if not self.populations:
             raise ValueError("populations must name at least one population")
         for name in self.populations:
-            if not name or any(c in name for c in "/_-> ") :
+            if not name or any(c in name for c in "/_-> "):
                 raise ValueError(
                     f"population name {name!r} must be non-empty without '/', '_', '-', '>' or spaces"
                 )
@@ -103,8 +103,10 @@ class CultureConfig(BaseModel):
                 raise ValueError("total_cells is required when populations are given by ratio")
         else:
             counted = sum(p.count for p in self.populations.values())
-            if self.total_cells is not None and self.total_cells != counted and (
-                "total_cells" in self.model_fields_set
+            if (
+                self.total_cells is not None
+                and self.total_cells != counted
+                and ("total_cells" in self.model_fields_set)
             ):
                 raise ValueError(
                     f"total_cells={self.total_cells} but population counts sum to {counted}; "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.spatial import cKDTree
-
-import warnings
 
 from livn.errors import ConfigError, ConnectivityWarning
 
