@@ -29,7 +29,12 @@ class Stimulus:
 
     def __init__(self, array: Any, dt: float = 1.0, gids: Any | None = None) -> None:
         if not hasattr(array, "ndim"):
-            array = np.asarray(array, dtype=np.float32)
+            try:
+                array = np.asarray(array, dtype=np.float32)
+            except (TypeError, ValueError) as e:
+                raise ConfigError(
+                    f"Stimulus array must be numeric [timesteps, cells]; got {e}."
+                ) from None
         if array.ndim == 1:
             raise ConfigError(
                 f"Stimulus array must be 2D [timesteps, cells]; got shape {tuple(array.shape)}. "
