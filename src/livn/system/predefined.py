@@ -26,7 +26,7 @@ from livn.errors import NotAvailableError, UnknownSystemError, did_you_mean
 from livn.system.graph import FORMAT_VERSION
 
 #: Bump when the culture generator's algorithm changes what a config produces.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: Names of the predefined systems that can be built offline.
 PREDEFINED: tuple[str, ...] = ("EI1", "EI2", "EI3", "EI4", "E", "E5I", "E3I", "EI")

@@ -20,20 +20,35 @@ def kernel(distance: np.ndarray, sigma: float, kind: str) -> np.ndarray:
 
 
 def candidate_pairs(
-    post_xy: np.ndarray, pre_xy: np.ndarray, radius: float, exclude_self: bool
+    post_xy: np.ndarray,
+    pre_xy: np.ndarray,
+    radius: float,
+    exclude_self: bool,
+    block_size: int = 1024,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All ``(post, pre, distance)`` pairs with xy distance ``<= radius`` (local indices)."""
+    """All ``(post, pre, distance)`` pairs with xy distance ``<= radius`` (local indices).
+
+    The search runs over blocks of ``block_size`` post cells so that only compact arrays
+    (int32 indices, float32 distances: 12 bytes per pair) are kept for the whole projection.
+    Pairs come out ordered by block, then as the KD-tree returns them (deterministic).
+    """
     if len(post_xy) == 0 or len(pre_xy) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, np.zeros(0)
-    pairs = cKDTree(post_xy).sparse_distance_matrix(
-        cKDTree(pre_xy), max_distance=radius, output_type="ndarray"
-    )
-    post, pre, dist = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64), pairs["v"]
-    if exclude_self:
-        keep = post != pre
-        post, pre, dist = post[keep], pre[keep], dist[keep]
-    return post, pre, np.asarray(dist, dtype=np.float64)
+        return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32)
+    pre_tree = cKDTree(pre_xy)
+    posts, pres, dists = [], [], []
+    for start in range(0, len(post_xy), block_size):
+        block = cKDTree(post_xy[start : start + block_size])
+        pairs = block.sparse_distance_matrix(pre_tree, max_distance=radius, output_type="ndarray")
+        post = pairs["i"].astype(np.int32) + np.int32(start)
+        pre = pairs["j"].astype(np.int32)
+        dist = pairs["v"].astype(np.float32)
+        if exclude_self:
+            keep = post != pre
+            post, pre, dist = post[keep], pre[keep], dist[keep]
+        posts.append(post)
+        pres.append(pre)
+        dists.append(dist)
+    return np.concatenate(posts), np.concatenate(pres), np.concatenate(dists)
 
 
 def connection_scale(w: np.ndarray, target: float) -> float:
@@ -42,7 +57,7 @@ def connection_scale(w: np.ndarray, target: float) -> float:
     Without saturation this is ``target / Σw`` (SPEC §1.1); when some ``A·w`` would exceed 1,
     the scale grows so the expected edge count still equals ``target``.
     """
-    total = float(np.sum(w))
+    total = float(np.sum(w, dtype=np.float64))
     if target <= 0 or total <= 0:
         return 0.0
     a = target / total
@@ -51,7 +66,7 @@ def connection_scale(w: np.ndarray, target: float) -> float:
     lo, hi = a, 1.0 / float(np.min(w[w > 0]))
     for _ in range(100):
         mid = 0.5 * (lo + hi)
-        if float(np.sum(np.minimum(1.0, mid * w))) < target:
+        if float(np.sum(np.minimum(1.0, mid * w), dtype=np.float64)) < target:
             lo = mid
         else:
             hi = mid
@@ -99,9 +114,14 @@ def connect(
             stacklevel=2,
         )
         target = float(len(post))
-    w = kernel(dist, sigma, kind)
+    w = kernel(dist, np.float32(sigma), kind)  # float32: 4 bytes per candidate pair
+    del dist
     scale = connection_scale(w, target)
-    keep = rng.random(len(w)) < np.minimum(1.0, scale * w)
-    post, pre = post[keep], pre[keep]
+    keep = np.empty(len(w), dtype=bool)
+    chunk = 1 << 20  # draw uniforms in chunks: same stream as one draw, less memory
+    for i in range(0, len(w), chunk):
+        p = np.minimum(1.0, scale * w[i : i + chunk].astype(np.float64))
+        keep[i : i + chunk] = rng.random(len(p)) < p
+    post, pre = post[keep].astype(np.int64), pre[keep].astype(np.int64)
     order = np.lexsort((pre, post))
     return post[order], pre[order]
