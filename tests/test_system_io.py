@@ -238,3 +238,11 @@ def test_fsspec_memory_url(small_system):
     np.testing.assert_array_equal(
         s.projections["EXC->INH"].pre_gids, local.projections["EXC->INH"].pre_gids
     )
+
+
+def test_neuron_coordinates_are_cached_and_read_only(small_system):
+    s = System(small_system)
+    nc = s.neuron_coordinates
+    assert s.neuron_coordinates is nc
+    with pytest.raises(ValueError, match="read-only"):
+        nc[0, 1] = 5.0

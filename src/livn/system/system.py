@@ -167,14 +167,16 @@ class System:
                 p.name: neuroh5.read_coordinates(f, location, p) for p in self.graph.populations
             }
 
-    @property
+    @functools.cached_property
     def neuron_coordinates(self) -> np.ndarray:
-        """``[num_neurons, 4]`` float64 rows ``[gid, x, y, z]`` sorted by gid (µm)."""
+        """``[num_neurons, 4]`` float64 rows ``[gid, x, y, z]`` sorted by gid (µm); read-only."""
         rows = []
         for p in self.graph.populations:
             gids = np.arange(p.start, p.start + p.count, dtype=np.float64)
             rows.append(np.column_stack([gids, self.coordinates[p.name].astype(np.float64)]))
-        return np.concatenate(rows, axis=0) if rows else np.zeros((0, 4))
+        out = np.concatenate(rows, axis=0) if rows else np.zeros((0, 4))
+        out.flags.writeable = False
+        return out
 
     @property
     def bounding_box(self) -> np.ndarray:
