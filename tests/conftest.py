@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))  # test helpers such as rcsd_reference
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,0 +1,1 @@
+"""The JAX engine (default backend): compiled, batched and differentiable."""

@@ -1,0 +1,223 @@
+"""RCSD cell dynamics: membrane currents, rest, the continuous right-hand side and one step.
+
+State is a dict of arrays ``[n_cells, n_comp]`` with keys :data:`STATE_KEYS`. All functions
+take the array namespace ``xp`` (``numpy`` or ``jax.numpy``) and a parameter dict ``p`` of
+``[n_comp]`` arrays (from :class:`~livn.models.rcsd.cells.CellType`).
+
+Sign convention: membrane currents are positive outward; injected currents positive inward.
+Units: mV, ms, mA/cm² (densities), nA (compartment currents), µS, nF.
+
+One step (:func:`step`), in the manner of NEURON's default method:
+1. voltages: backward Euler with the ohmic conductances linearised at the old state (GHK
+   calcium currents explicit) and the axial coupling implicit — a tridiagonal solve per cell;
+2. gates: exact exponential update at the new voltage;
+3. ion pools: forward Euler with the new currents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from livn.models.rcsd import kinetics as k
+from livn.models.rcsd.cells import CA_POOL_DEPTH, KI0, KO0, NAI0, NAO0, POOL_BETA, CellType
+
+V_HOLD = -60.0  # mV, every section rests here (holding current)
+V_INIT = -75.0  # mV, initial voltage
+
+STATE_KEYS = ("v", "h", "n", "a", "b", "mc", "hc", "ml", "cai", "nai", "nao", "ki", "ko")
+
+_POOL_SCALE = 1e4 / (2.0 * k.FARADAY * CA_POOL_DEPTH)  # (mM/ms) per (mA/cm²), SPEC §2.3
+
+
+def gates_inf(xp: Any, v):
+    """Steady-state gates at voltage ``v``."""
+    return {
+        "h": k.nas_hinf(xp, v),
+        "n": k.kdr_ninf(xp, v),
+        "a": k.ka_ainf(xp, v),
+        "b": k.ka_binf(xp, v),
+        "mc": k.can_minf(xp, v),
+        "hc": k.can_hinf(xp, v),
+        "ml": k.cal_minf(xp, v),
+    }
+
+
+def gates_tau(xp: Any, v):
+    """Gate time constants (ms) at voltage ``v``."""
+    one = xp.ones_like(v)
+    return {
+        "h": k.nas_htau(xp, v),
+        "n": k.kdr_ntau(xp, v),
+        "a": k.KA_TAU_A * one,
+        "b": k.KA_TAU_B * one,
+        "mc": k.CAN_TAU_M * one,
+        "hc": k.CAN_TAU_H * one,
+        "ml": k.CAL_TAU_M * one,
+    }
+
+
+def currents(xp: Any, p: dict, s: dict, v=None):
+    """Membrane current densities (mA/cm²) at voltage ``v`` (default ``s["v"]``).
+
+    Returns:
+        dict with ``i_na``, ``i_k``, ``i_ca``, ``i_pas``, ``i`` (total) and ``g_ohmic`` (S/cm²,
+        the conductance of the ohmic currents, for the implicit voltage update).
+    """
+    v = s["v"] if v is None else v
+    ena = k.nernst(xp, s["nao"], s["nai"])
+    ek = k.nernst(xp, s["ko"], s["ki"])
+    minf = k.nas_minf(xp, v)
+    g_na = p["g_na"] * minf**3 * s["h"]
+    g_k = (
+        p["g_kdr"] * s["n"] ** 4 + p["g_ka"] * s["a"] * s["b"] + p["g_kca"] * k.kca_factor(s["cai"])
+    )
+    i_na = g_na * (v - ena)
+    i_k = g_k * (v - ek)
+    i_ca = (p["g_can"] * s["mc"] ** 2 * s["hc"] * k.ghk(xp, v, s["cai"], k.KTF_CAN)
+            + p["g_cal"] * s["ml"] * k.ghk(xp, v, s["cai"], k.KTF_CAL))  # fmt: skip
+    i_pas = p["g_pas"] * (v - p["e_pas"])
+    return {
+        "i_na": i_na,
+        "i_k": i_k,
+        "i_ca": i_ca,
+        "i_pas": i_pas,
+        "i": i_na + i_k + i_ca + i_pas,
+        "g_ohmic": g_na + g_k + p["g_pas"],
+    }
+
+
+def resting_state(cell: CellType, v: float = V_HOLD) -> dict[str, np.ndarray]:
+    """``[n_comp]`` float64 state with every gate at steady state at ``v`` and pools at rest."""
+    n = cell.n_comp
+    vv = np.full(n, float(v))
+    s = {key: np.asarray(val, dtype=np.float64) for key, val in gates_inf(np, vv).items()}
+    s.update(v=vv, cai=np.full(n, k.CAI0), nai=np.full(n, NAI0), nao=np.full(n, NAO0),
+             ki=np.full(n, KI0), ko=np.full(n, KO0))  # fmt: skip
+    return s
+
+
+def rest_currents(cell: CellType, v: float = V_HOLD) -> tuple[np.ndarray, np.ndarray]:
+    """``(holding current [n_comp] nA, resting calcium current density [n_comp] mA/cm²)``.
+
+    The holding current cancels the ionic current of each compartment at ``v`` so that, with
+    no input, every section rests exactly at ``v`` (SPEC §2: V_hold = −60 mV).
+    """
+    c = currents(np, cell.params, resting_state(cell, v))
+    return c["i"] * cell.params["area"] * 1e6, c["i_ca"]
+
+
+def initial_state(cell: CellType, n_cells: int, xp: Any = np, dtype=None, v0: float = V_INIT):
+    """State for ``n_cells`` cells: voltage ``v0``, gates at steady state at ``v0``."""
+    s = resting_state(cell, v0)
+    s.update(cai=np.full(cell.n_comp, k.CAI0))
+    return {key: xp.asarray(np.tile(val, (n_cells, 1)), dtype=dtype) for key, val in s.items()}
+
+
+def _pool_derivatives(xp: Any, p: dict, s: dict, c: dict, irest):
+    ca_drive = xp.maximum(0.0, -p["ca_alpha"] * (c["i_ca"] - irest))
+    d_cai = p["ca_f"] * (ca_drive - p["ca_k"] * (s["cai"] - k.CAI0))
+    na_in = -c["i_na"] * _POOL_SCALE
+    k_in = -c["i_k"] * _POOL_SCALE
+    return {
+        "cai": d_cai,
+        "nai": p["na_pool"] * (na_in - POOL_BETA * (s["nai"] - NAI0)),
+        "nao": p["na_pool"] * (-na_in - POOL_BETA * (s["nao"] - NAO0)),
+        "ki": p["k_pool"] * (k_in - POOL_BETA * (s["ki"] - KI0)),
+        "ko": p["k_pool"] * (-k_in - POOL_BETA * (s["ko"] - KO0)),
+    }
+
+
+def _axial(xp: Any, g_axial, v):
+    """``[n, n_comp]`` axial current into each compartment (nA)."""
+    flow = g_axial * (v[:, 1:] - v[:, :-1])  # current from j+1 into j
+    zero = xp.zeros_like(v[:, :1])
+    return xp.concatenate([flow, zero], axis=1) - xp.concatenate([zero, flow], axis=1)
+
+
+def rhs(xp: Any, cell_arrays: dict, s: dict, i_inj):
+    """Time derivatives of the state (the continuous model, used by the reference solver).
+
+    Args:
+        cell_arrays: From :func:`cell_arrays`.
+        s: State dict of ``[n, n_comp]`` arrays.
+        i_inj: ``[n, n_comp]`` injected current (nA, inward positive).
+    """
+    p = cell_arrays["params"]
+    c = currents(xp, p, s)
+    area_nA = p["area"] * 1e6
+    i_total = (-c["i"] * area_nA + cell_arrays["i_hold"] + _axial(xp, cell_arrays["g_axial"], s["v"])
+               + i_inj)  # fmt: skip
+    d = {"v": i_total / cell_arrays["C"]}
+    inf, tau = gates_inf(xp, s["v"]), gates_tau(xp, s["v"])
+    for key in inf:
+        d[key] = (inf[key] - s[key]) / tau[key]
+    d.update(_pool_derivatives(xp, p, s, c, cell_arrays["irest"]))
+    return d
+
+
+def cell_arrays(cell: CellType, xp: Any = np, dtype=None) -> dict:
+    """Per-compartment constants of a cell type as ``xp`` arrays."""
+    i_hold, irest = rest_currents(cell)
+    conv = lambda a: xp.asarray(a, dtype=dtype)  # noqa: E731
+    return {
+        "params": {key: conv(val) for key, val in cell.params.items()},
+        "C": conv(cell.capacitance_nF()),
+        "g_axial": conv(cell.g_axial),
+        "i_hold": conv(i_hold),
+        "irest": conv(irest),
+    }
+
+
+def _tridiagonal(xp: Any, lower, diag, upper, rhs_):
+    """Solve ``[n, m]`` tridiagonal systems (Thomas algorithm, unrolled over ``m``)."""
+    m = diag.shape[1]
+    cp, dp = [None] * m, [None] * m
+    cp[0] = upper[:, 0] / diag[:, 0]
+    dp[0] = rhs_[:, 0] / diag[:, 0]
+    for j in range(1, m):
+        denom = diag[:, j] - lower[:, j] * cp[j - 1]
+        cp[j] = upper[:, j] / denom
+        dp[j] = (rhs_[:, j] - lower[:, j] * dp[j - 1]) / denom
+    x = [None] * m
+    x[m - 1] = dp[m - 1]
+    for j in range(m - 2, -1, -1):
+        x[j] = dp[j] - cp[j] * x[j + 1]
+    return xp.stack(x, axis=1)
+
+
+def step(xp: Any, ca: dict, s: dict, dt: float, g_in=0.0, ge_in=0.0, i_inj=0.0):
+    """Advance the state by ``dt`` ms.
+
+    Args:
+        ca: Cell constants from :func:`cell_arrays`.
+        s: State dict of ``[n, n_comp]`` arrays.
+        g_in: ``[n, n_comp]`` input conductance (synapses, noise), µS.
+        ge_in: ``[n, n_comp]`` Σ g·E of the inputs (µS·mV), so input current is g·v − ge.
+        i_inj: ``[n, n_comp]`` injected current, nA (inward positive).
+    """
+    p = ca["params"]
+    v = s["v"]
+    c = currents(xp, p, s)
+    area_nA = p["area"] * 1e6
+    C_dt = ca["C"] / dt
+    G = c["g_ohmic"] * area_nA
+    ga = ca["g_axial"]
+    zero = xp.zeros_like(v[:, :1])
+    g_left = xp.concatenate([zero, xp.broadcast_to(ga, v[:, 1:].shape)], axis=1)
+    g_right = xp.concatenate([xp.broadcast_to(ga, v[:, 1:].shape), zero], axis=1)
+    diag = C_dt + G + g_in + g_left + g_right
+    rhs_ = (C_dt + G) * v - c["i"] * area_nA + ca["i_hold"] + ge_in + i_inj
+    v_new = _tridiagonal(xp, -g_left, diag, -g_right, rhs_)
+
+    new = dict(s)
+    new["v"] = v_new
+    inf, tau = gates_inf(xp, v_new), gates_tau(xp, v_new)
+    for key in inf:
+        new[key] = inf[key] + (s[key] - inf[key]) * xp.exp(-dt / tau[key])
+    c_new = currents(xp, p, new)
+    d = _pool_derivatives(xp, p, new, c_new, ca["irest"])
+    for key, dv in d.items():
+        new[key] = new[key] + dt * dv
+    return new
