@@ -12,6 +12,8 @@ from typing import Any
 from livn._version import __version__
 
 _LAZY = {
+    "make": "livn.env",
+    "Env": "livn.env",
     "System": "livn.system",
     "predefined": "livn.system",
     "MEA": "livn.io",

@@ -324,3 +324,8 @@ class Env:
             raise ConfigError("the decoding must define a duration (ms).")
         stimulus = encoding(self, duration, inputs) if encoding is not None else None
         return decoding(self, *self.run(duration, stimulus, **kwargs))
+
+
+def make(name: str, **kwargs: Any) -> Env:
+    """A ready Env for a predefined system (or path): initialised, defaults applied."""
+    return Env(name, **kwargs).init().apply_model_defaults()

@@ -183,7 +183,7 @@ class Engine:
         vs, ims = [], []
         for g, s, ca in zip(self.net.groups, state["groups"], self.cell_arrays, strict=True):
             soma = g.cell.soma
-            c = D.currents(jnp, ca["params"], {k: s[k] for k in D.STATE_KEYS})
+            c = D.currents(jnp, ca["params"], {k: s[k] for k in D.STATE_KEYS}, active=ca["active"])
             i_nA = c["i"][:, soma] * ca["params"]["area"][soma] * 1e6 - ca["i_hold"][soma]
             vs.append(s["v"][:, soma])
             ims.append(i_nA)

@@ -11,7 +11,8 @@ One step (:func:`step`), in the manner of NEURON's default method:
 1. voltages: backward Euler with the ohmic conductances linearised at the old state (GHK
    calcium currents explicit) and the axial coupling implicit — a tridiagonal solve per cell;
 2. gates: exact exponential update at the new voltage;
-3. ion pools: forward Euler with the new currents.
+3. ion pools: forward Euler with the currents at the start of the step (saves a second
+   current evaluation; the scheme is first order either way).
 """
 
 from __future__ import annotations
@@ -31,35 +32,39 @@ STATE_KEYS = ("v", "h", "n", "a", "b", "mc", "hc", "ml", "cai", "nai", "nao", "k
 _POOL_SCALE = 1e4 / (2.0 * k.FARADAY * CA_POOL_DEPTH)  # (mM/ms) per (mA/cm²), SPEC §2.3
 
 
-def gates_inf(xp: Any, v):
-    """Steady-state gates at voltage ``v``."""
-    return {
-        "h": k.nas_hinf(xp, v),
-        "n": k.kdr_ninf(xp, v),
-        "a": k.ka_ainf(xp, v),
-        "b": k.ka_binf(xp, v),
-        "mc": k.can_minf(xp, v),
-        "hc": k.can_hinf(xp, v),
-        "ml": k.cal_minf(xp, v),
-    }
+#: Gate -> the conductance that makes it matter; gates of absent channels are not updated.
+GATE_CHANNEL = {"h": "g_na", "n": "g_kdr", "a": "g_ka", "b": "g_ka", "mc": "g_can",
+                "hc": "g_can", "ml": "g_cal"}  # fmt: skip
+ALL_CHANNELS = frozenset(GATE_CHANNEL.values()) | {"g_kca"}
 
 
-def gates_tau(xp: Any, v):
-    """Gate time constants (ms) at voltage ``v``."""
+def gates_inf(xp: Any, v, active=ALL_CHANNELS):
+    """Steady-state gates at voltage ``v`` (for the channels in ``active``)."""
+    fns = {"h": k.nas_hinf, "n": k.kdr_ninf, "a": k.ka_ainf, "b": k.ka_binf,
+           "mc": k.can_minf, "hc": k.can_hinf, "ml": k.cal_minf}  # fmt: skip
+    return {g: f(xp, v) for g, f in fns.items() if GATE_CHANNEL[g] in active}
+
+
+def gates_tau(xp: Any, v, active=ALL_CHANNELS):
+    """Gate time constants (ms) at voltage ``v`` (for the channels in ``active``)."""
     one = xp.ones_like(v)
-    return {
-        "h": k.nas_htau(xp, v),
-        "n": k.kdr_ntau(xp, v),
-        "a": k.KA_TAU_A * one,
-        "b": k.KA_TAU_B * one,
-        "mc": k.CAN_TAU_M * one,
-        "hc": k.CAN_TAU_H * one,
-        "ml": k.CAL_TAU_M * one,
-    }
+    taus = {"a": k.KA_TAU_A, "b": k.KA_TAU_B, "mc": k.CAN_TAU_M, "hc": k.CAN_TAU_H,
+            "ml": k.CAL_TAU_M}  # fmt: skip
+    out = {}
+    if "g_na" in active:
+        out["h"] = k.nas_htau(xp, v)
+    if "g_kdr" in active:
+        out["n"] = k.kdr_ntau(xp, v)
+    for g, tau in taus.items():
+        if GATE_CHANNEL[g] in active:
+            out[g] = tau * one
+    return out
 
 
-def currents(xp: Any, p: dict, s: dict, v=None):
+def currents(xp: Any, p: dict, s: dict, v=None, active=ALL_CHANNELS):
     """Membrane current densities (mA/cm²) at voltage ``v`` (default ``s["v"]``).
+
+    Channels not in ``active`` (zero conductance throughout the cell) are skipped.
 
     Returns:
         dict with ``i_na``, ``i_k``, ``i_ca``, ``i_pas``, ``i`` (total) and ``g_ohmic`` (S/cm²,
@@ -144,15 +149,15 @@ def rhs(xp: Any, cell_arrays: dict, s: dict, i_inj):
         s: State dict of ``[n, n_comp]`` arrays.
         i_inj: ``[n, n_comp]`` injected current (nA, inward positive).
     """
-    p = cell_arrays["params"]
-    c = currents(xp, p, s)
+    p, active = cell_arrays["params"], cell_arrays["active"]
+    c = currents(xp, p, s, active=active)
     area_nA = p["area"] * 1e6
     i_total = (-c["i"] * area_nA + cell_arrays["i_hold"] + _axial(xp, cell_arrays["g_axial"], s["v"])
                + i_inj)  # fmt: skip
     d = {"v": i_total / cell_arrays["C"]}
-    inf, tau = gates_inf(xp, s["v"]), gates_tau(xp, s["v"])
-    for key in inf:
-        d[key] = (inf[key] - s[key]) / tau[key]
+    inf, tau = gates_inf(xp, s["v"], active), gates_tau(xp, s["v"], active)
+    for key in GATE_CHANNEL:
+        d[key] = (inf[key] - s[key]) / tau[key] if key in inf else xp.zeros_like(s[key])
     d.update(_pool_derivatives(xp, p, s, c, cell_arrays["irest"]))
     return d
 
@@ -162,6 +167,7 @@ def cell_arrays(cell: CellType, xp: Any = np, dtype=None) -> dict:
     i_hold, irest = rest_currents(cell)
     conv = lambda a: xp.asarray(a, dtype=dtype)  # noqa: E731
     return {
+        "active": frozenset(c for c in ALL_CHANNELS if np.any(cell.params[c] != 0)),
         "params": {key: conv(val) for key, val in cell.params.items()},
         "C": conv(cell.capacitance_nF()),
         "g_axial": conv(cell.g_axial),
@@ -197,9 +203,9 @@ def step(xp: Any, ca: dict, s: dict, dt: float, g_in=0.0, ge_in=0.0, i_inj=0.0):
         ge_in: ``[n, n_comp]`` Σ g·E of the inputs (µS·mV), so input current is g·v − ge.
         i_inj: ``[n, n_comp]`` injected current, nA (inward positive).
     """
-    p = ca["params"]
+    p, active = ca["params"], ca["active"]
     v = s["v"]
-    c = currents(xp, p, s)
+    c = currents(xp, p, s, active=active)
     area_nA = p["area"] * 1e6
     C_dt = ca["C"] / dt
     G = c["g_ohmic"] * area_nA
@@ -213,11 +219,10 @@ def step(xp: Any, ca: dict, s: dict, dt: float, g_in=0.0, ge_in=0.0, i_inj=0.0):
 
     new = dict(s)
     new["v"] = v_new
-    inf, tau = gates_inf(xp, v_new), gates_tau(xp, v_new)
+    inf, tau = gates_inf(xp, v_new, active), gates_tau(xp, v_new, active)
     for key in inf:
         new[key] = inf[key] + (s[key] - inf[key]) * xp.exp(-dt / tau[key])
-    c_new = currents(xp, p, new)
-    d = _pool_derivatives(xp, p, new, c_new, ca["irest"])
+    d = _pool_derivatives(xp, p, s, c, ca["irest"])
     for key, dv in d.items():
         new[key] = new[key] + dt * dv
     return new
