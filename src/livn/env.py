@@ -310,8 +310,8 @@ class Env:
             import warnings
 
             warnings.warn(
-                f"{int(self.state['overflow'])} spikes exceeded the per-step event capacity "
-                f"({self.engine.k}) and were not delivered.",
+                f"{int(self.state['overflow'])} spikes exceeded the per-step recording capacity "
+                f"({self.engine.k}) and were not recorded (they were delivered).",
                 RuntimeWarning,
                 stacklevel=2,
             )

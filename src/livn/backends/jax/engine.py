@@ -29,8 +29,9 @@ class Engine:
     Args:
         network: Static structure from :func:`~livn.backends.jax.network.build_network`.
         model: The model (``dt``, ``record_dt``, ``refractory``).
-        max_spikes_per_step: Events delivered per step (``top_k``); extra spikes in a step are
-            counted in ``state["overflow"]``. Default: all cells up to 256.
+        max_spikes_per_step: Spikes *recorded* per step (``top_k``); delivery is unaffected.
+            Extra spikes in a step are counted in ``state["overflow"]``. Default: all cells up
+            to 256.
     """
 
     def __init__(self, network: Network, model: Any, max_spikes_per_step: int | None = None):
@@ -42,10 +43,10 @@ class Engine:
         self.k = int(max_spikes_per_step or min(n, 256)) if n else 1
         self.cell_arrays = [D.cell_arrays(g.cell, jnp, F32) for g in network.groups]
         self.tables = {
+            "pre": jnp.asarray(network.entry_pre),
             "slot": jnp.asarray(network.entry_slot),
             "delay": jnp.asarray(network.entry_delay),
             "std": jnp.asarray(network.entry_std),
-            "out": jnp.asarray(network.out_table),
         }
         self.chan = []
         for g in network.groups:
@@ -77,7 +78,8 @@ class Engine:
         return {
             "step": jnp.asarray(0, jnp.int32),
             "groups": groups,
-            "buf": jnp.zeros((self.net.ring, self.net.n_slots), F32),
+            "hist_spk": jnp.zeros((self.net.ring, n), F32),
+            "hist_rel": jnp.zeros((self.net.ring, n), F32),
             "R": jnp.ones(n, F32),
             "t_pre": jnp.full(n, -1e9, F32),
             "t_spike": jnp.full(n, -1e9, F32),
@@ -99,9 +101,12 @@ class Engine:
         net = self.net
         t_step = state["step"]
         t = t_step.astype(F32) * dt
-        row_i = t_step % net.ring
-        row = state["buf"][row_i]
-        buf = state["buf"].at[row_i].set(0.0)
+        # arrivals: each synapse entry reads the presynaptic spike ring `delay` steps back
+        tb = self.tables
+        back = (t_step - tb["delay"]) % net.ring
+        arrived = jnp.where(tb["std"], state["hist_rel"][back, tb["pre"]],
+                            state["hist_spk"][back, tb["pre"]])  # fmt: skip
+        row = jnp.zeros(net.n_slots, F32).at[tb["slot"]].add(arrived)
         noise_key = jax.random.fold_in(key, t_step)
 
         new_groups, spiked, t_cross = [], [], []
@@ -151,25 +156,24 @@ class Engine:
         t_cross = jnp.concatenate(t_cross)
         t_spike = jnp.where(spiked, t_cross, state["t_spike"])
 
-        # event-driven delivery: the (at most k) cells that spiked this step
-        vals, idx = jax.lax.top_k(spiked.astype(F32), self.k)
+        # presynaptic bookkeeping: AMPA depression, then write this step's row of the ring
+        r_eff = 1.0 - (1.0 - state["R"]) * jnp.exp(-(t + dt - state["t_pre"]) / STD_TAU_REC)
+        spk = spiked.astype(F32)
+        row_w = t_step % net.ring
+        hist_spk = state["hist_spk"].at[row_w].set(spk)
+        hist_rel = state["hist_rel"].at[row_w].set(spk * r_eff * STD_U)
+        R = jnp.where(spiked, r_eff * (1.0 - STD_U), state["R"])
+        t_pre = jnp.where(spiked, t + dt, state["t_pre"])
+        # recording: the (at most k) cells that spiked this step
+        vals, idx = jax.lax.top_k(spk, self.k)
         valid = vals > 0
-        r_eff = 1.0 - (1.0 - state["R"][idx]) * jnp.exp(
-            -(t + dt - state["t_pre"][idx]) / STD_TAU_REC
-        )
-        ent = self.tables["out"][idx]  # [k, M]
-        value = jnp.where(self.tables["std"][ent], (r_eff * STD_U)[:, None], 1.0)
-        value = value * valid[:, None]
-        rows = (t_step + self.tables["delay"][ent]) % net.ring
-        buf = buf.at[rows, self.tables["slot"][ent]].add(value)
-        R = state["R"].at[idx].set(jnp.where(valid, r_eff * (1.0 - STD_U), state["R"][idx]))
-        t_pre = state["t_pre"].at[idx].set(jnp.where(valid, t + dt, state["t_pre"][idx]))
         overflow = state["overflow"] + jnp.sum(spiked) - jnp.sum(valid)
 
         new_state = {
             "step": t_step + 1,
             "groups": new_groups,
-            "buf": buf,
+            "hist_spk": hist_spk,
+            "hist_rel": hist_rel,
             "R": R,
             "t_pre": t_pre,
             "t_spike": t_spike,

@@ -5,9 +5,11 @@ is the concatenation of the groups; ``gids[engine_index]`` maps back to global g
 
 Synapses are aggregated per *channel*: one (projection, mechanism) pair on a post cell. All
 synapses of a channel share kinetics, so their dual-exponential conductances add into one
-pair of state variables per post cell. Each edge × mechanism is an *entry* that, when its
-presynaptic cell spikes, adds ``1`` (or the depressed ``R·U`` for AMPA) to the ring buffer at
-``(step + delay) mod D`` in its channel's slot; the channel weight scales it at read time.
+pair of state variables per post cell. Each edge × mechanism is an *entry* (pre cell, delay,
+slot). The engine keeps a ring of the last ``D`` steps of presynaptic spikes (one row written
+per step, in place); each step an entry reads the row ``delay`` steps back and adds ``1`` (or
+the depressed release ``R·U`` for AMPA) to its channel's slot, which the channel weight
+scales.
 """
 
 from __future__ import annotations
@@ -65,10 +67,10 @@ class Network:
     groups: list[Group]
     gids: np.ndarray  # [N] engine order -> gid
     engine_index: np.ndarray  # [N] gid -> engine order
-    entry_slot: np.ndarray  # [E'] int32 ring-buffer slot
+    entry_pre: np.ndarray  # [E'] int32 presynaptic cell (engine order)
+    entry_slot: np.ndarray  # [E'] int32 channel slot
     entry_delay: np.ndarray  # [E'] int32 delay in steps (>= 2)
-    entry_std: np.ndarray  # [E'] bool
-    out_table: np.ndarray  # [N, M] entry ids per presynaptic cell, padded with E'
+    entry_std: np.ndarray  # [E'] bool: AMPA short-term depression applies
     n_slots: int
     ring: int  # D
     dt: float
@@ -152,20 +154,8 @@ def build_network(system, model) -> Network:
     entry_slot, entry_delay = cat(slots, np.int32), cat(delays, np.int32)
     entry_std, entry_pre = cat(stds, bool), cat(pres, np.int64)
 
-    n = len(gids)
-    n_entries = len(entry_slot)
-    order = np.argsort(entry_pre, kind="stable")
-    counts = np.bincount(entry_pre, minlength=n) if n else np.zeros(0, np.int64)
-    m = int(counts.max()) if n and n_entries else 1
-    out_table = np.full((n, max(m, 1)), n_entries, dtype=np.int32)
-    starts = np.concatenate([[0], np.cumsum(counts)])
-    rank = np.arange(n_entries) - starts[entry_pre[order]]
-    out_table[entry_pre[order], rank] = order
-    # the sentinel entry (index n_entries) writes 0 into a dummy slot
-    entry_slot = np.append(entry_slot, slot_offset).astype(np.int32)
-    entry_delay = np.append(entry_delay, 2).astype(np.int32)
-    entry_std = np.append(entry_std, False)
-    ring = int(entry_delay.max()) + 1
-    return Network(groups=groups, gids=gids, engine_index=engine_index, entry_slot=entry_slot,
-                   entry_delay=entry_delay, entry_std=entry_std, out_table=out_table,
-                   n_slots=slot_offset + 1, ring=ring, dt=dt)  # fmt: skip
+    ring = int(entry_delay.max()) + 1 if len(entry_delay) else 3
+    return Network(groups=groups, gids=gids, engine_index=engine_index,
+                   entry_pre=entry_pre.astype(np.int32), entry_slot=entry_slot,
+                   entry_delay=entry_delay, entry_std=entry_std, n_slots=slot_offset, ring=ring,
+                   dt=dt)  # fmt: skip
