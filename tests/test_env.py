@@ -118,3 +118,30 @@ def test_set_params_prefixes(env):
     exc = env.engine.net.gids < 8
     assert np.allclose(g_e0[exc], 0.02) and np.allclose(g_e0[~exc], 0.0121)
     env.apply_model_defaults()
+
+
+def test_synaptic_transmission_respects_weights_and_delay(env):
+    """A driven EXC cell depolarises its EXC targets after the conduction delay, via weights."""
+    p = env.system.projections["EXC->EXC"]
+    pre = int(p.pre_gids[0])
+    post = int(p.post_gids[p.pre_gids == pre][0])
+    delay = max(float(p.distances[(p.pre_gids == pre) & (p.post_gids == post)][0]) / 250.0, 0.05)
+    arr = np.zeros((int(DURATION), 10), dtype=np.float32)
+    arr[5:, pre] = 1.0
+    stim = Stimulus(array=arr, dt=1.0)
+    traces = {}
+    for w in (0.0, 5.0):
+        env.clear()
+        env.set_noise({"enabled": False})
+        env.set_weights({k: w for k in env.weight_names})
+        r = env.run(DURATION, stimulus=stim)
+        traces[w] = (r.v[post], r.t[r.it == pre])
+    env.apply_model_defaults()
+    env.set_noise({"enabled": True})
+    v_off, spikes = traces[0.0]
+    v_on, _ = traces[5.0]
+    assert len(spikes) > 0
+    diff = v_on - v_off  # recorded every 0.1 ms
+    assert diff.max() > 1.0  # an EPSP of more than 1 mV
+    onset = np.argmax(np.abs(diff) > 1e-3) * 0.1
+    assert onset >= spikes[0] + delay - 0.2, (onset, spikes[0], delay)
