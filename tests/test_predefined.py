@@ -91,7 +91,7 @@ def test_three_d_systems_say_so():
         predefined("S1")
 
 
-def test_paths_and_urls_pass_through(tmp_path):
+def test_paths_pass_through(tmp_path):
     path = predefined("EI1")
     assert predefined(path) == path
     assert make(path).num_neurons == 10

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from livn.errors import ConfigError, did_you_mean
+from livn.errors import ConfigError, did_you_mean, positive_ms
 from livn.stimulus import Stimulus
 
 
@@ -262,12 +262,7 @@ class Env:
         if kwargs:
             raise ConfigError(f"unsupported run() arguments: {', '.join(kwargs)}.")
         dt = self.engine.dt
-        try:
-            duration = float(duration)
-        except (TypeError, ValueError):
-            raise ConfigError(f"duration must be a number of ms; got {duration!r}.") from None
-        if not np.isfinite(duration) or duration <= 0:
-            raise ConfigError(f"duration must be a positive number of ms; got {duration!r}.")
+        duration = positive_ms(duration, "duration")
         n_steps = round(duration / dt)
         stim = Stimulus.from_arg(stimulus)
         stim_arr, stim_dt = None, 1.0

@@ -38,6 +38,19 @@ class ConnectivityWarning(UserWarning):
     """A requested connectivity cannot be fully realised (e.g. too few candidate partners)."""
 
 
+def positive_ms(value, name: str) -> float:
+    """``value`` as a positive, finite float (ms), else ConfigError naming ``name``."""
+    import math
+
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a positive number of ms; got {value!r}.") from None
+    if not math.isfinite(out) or out <= 0:
+        raise ConfigError(f"{name} must be a positive number of ms; got {value!r}.")
+    return out
+
+
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` if none is close."""
     matches = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.5)

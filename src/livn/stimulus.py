@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from livn.errors import ConfigError
+from livn.errors import ConfigError, positive_ms
 
 
 class Stimulus:
@@ -49,12 +49,7 @@ class Stimulus:
                 raise ConfigError(f"Stimulus array must be numeric; got dtype {array.dtype}.")
             if not np.all(np.isfinite(array)):
                 raise ConfigError("Stimulus array contains NaN or infinite values.")
-        try:
-            dt = float(dt)
-        except (TypeError, ValueError):
-            raise ConfigError(f"Stimulus dt must be a positive number of ms; got {dt!r}.") from None
-        if not np.isfinite(dt) or dt <= 0:
-            raise ConfigError(f"Stimulus dt must be a positive number of ms; got {dt!r}.")
+        dt = positive_ms(dt, "Stimulus dt")
         if gids is not None:
             gids = np.asarray(gids).astype(np.int64).reshape(-1)
             if len(gids) != array.shape[1]:

@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     systems = sub.add_parser("systems", help="generate, list and inspect systems")
+    systems.set_defaults(help_parser=systems)
     ssub = systems.add_subparsers(dest="systems_command", metavar="SUBCOMMAND")
 
     p = ssub.add_parser("list", help="list the predefined systems")
@@ -140,11 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
-        (
-            parser
-            if args.command is None
-            else parser._subparsers._group_actions[0].choices[args.command]
-        ).print_help()
+        getattr(args, "help_parser", parser).print_help()
         return 0 if args.command is None else 2
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning

@@ -247,11 +247,10 @@ class System:
             "projection": [E] int32 index into list(self.projections)}``.
         """
         projs = list(self.projections.values())
-        cat = (
-            (lambda xs, dt: np.concatenate(xs).astype(dt))
-            if projs
-            else (lambda xs, dt: np.zeros(0, dtype=dt))
-        )
+
+        def cat(xs, dtype):
+            return np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype=dtype)
+
         return {
             "pre": cat([p.pre_gids for p in projs], np.int64),
             "post": cat([p.post_gids for p in projs], np.int64),

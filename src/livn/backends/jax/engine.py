@@ -182,16 +182,17 @@ class Engine:
         events = (idx.astype(jnp.int32), valid, t_cross[idx])
         return new_state, events
 
-    def _soma_outputs(self, state):
-        """[N] soma voltage (mV) and soma membrane current (nA, outward positive)."""
+    def _soma_outputs(self, state, with_current: bool):
+        """[N] soma voltage (mV) and, if asked, soma membrane current (nA, outward positive)."""
         vs, ims = [], []
         for g, s, ca in zip(self.net.groups, state["groups"], self.cell_arrays, strict=True):
             soma = g.cell.soma
-            c = D.currents(jnp, ca["params"], {k: s[k] for k in D.STATE_KEYS}, active=ca["active"])
-            i_nA = c["i"][:, soma] * ca["params"]["area"][soma] * 1e6 - ca["i_hold"][soma]
             vs.append(s["v"][:, soma])
-            ims.append(i_nA)
-        return jnp.concatenate(vs), jnp.concatenate(ims)
+            if with_current:
+                c = D.currents(jnp, ca["params"], {k: s[k] for k in D.STATE_KEYS},
+                               active=ca["active"])  # fmt: skip
+                ims.append(c["i"][:, soma] * ca["params"]["area"][soma] * 1e6 - ca["i_hold"][soma])
+        return jnp.concatenate(vs), (jnp.concatenate(ims) if with_current else None)
 
     # ------------------------------------------------------------------ runs
     def _run_impl(self, n_blocks, n_rem, record_v, record_im, state, params, stim, stim_dt, key):
@@ -204,8 +205,8 @@ class Engine:
 
         def block(carry, _):
             carry, ev = jax.lax.scan(one, carry, None, length=self.n_sub)
-            v, im = self._soma_outputs(carry[0])
-            out = (ev, v if record_v else None, im if record_im else None)
+            v, im = self._soma_outputs(carry[0], record_im)
+            out = (ev, v if record_v else None, im)
             return carry, out
 
         carry = (state, jnp.asarray(0, jnp.int32))
