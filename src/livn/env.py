@@ -87,6 +87,13 @@ class Env:
             io = MEA.from_directory(self.system.uri) if self.system.has_mea else MEA()
         self.io = io
         self.seed = int(seed)
+        self._delivery = kwargs.pop("delivery", "auto")
+        kwargs.pop("comm", None)
+        if kwargs:
+            raise ConfigError(
+                f"unsupported Env arguments: {', '.join(kwargs)}. Valid: system, model, io, "
+                "seed, backend, delivery."
+            )
         self.backend = resolve(backend) if backend is not None else default_backend()
         self.engine = None
         self._record = {"spikes": None, "voltage": None, "membrane_current": None}
@@ -97,7 +104,8 @@ class Env:
         from livn.backends.jax.engine import Engine
         from livn.backends.jax.network import build_network
 
-        self.engine = Engine(build_network(self.system, self.model), self.model)
+        self.engine = Engine(build_network(self.system, self.model), self.model, seed=self.seed,
+                             delivery=self._delivery)  # fmt: skip
         self.params = self.engine.default_params(self.model.noise)
         self.clear()
         return self
@@ -138,11 +146,13 @@ class Env:
         from livn import _fs
 
         path = _fs.join(self.system.uri, f"params/{self.model.name}.json")
-        if _fs.exists(path):
+        if self.model.name != "RCSD":
+            path = ""
+        if path and _fs.exists(path):
             return json.loads(_fs.read_text(path))
         from livn.models.rcsd.defaults import default_params
 
-        return default_params(self.system)
+        return {**default_params(self.system), "noise": dict(self.model.noise)}
 
     @property
     def weight_names(self) -> list[str]:
@@ -157,6 +167,8 @@ class Env:
         keys = self.engine.net.weight_keys
         new = [np.asarray(w) for w in self.params["weights"]]
         for key, value in weights.items():
+            if key in self.engine.net.unused_keys:
+                continue  # a mechanism this model does not simulate (e.g. NMDA on LIF)
             if key not in keys:
                 raise ConfigError(
                     f"unknown weight {key!r}. Valid: {', '.join(keys)}.{did_you_mean(key, keys)}"
@@ -178,7 +190,7 @@ class Env:
         self._check_init()
         import jax.numpy as jnp
 
-        from livn.models.rcsd.model import NOISE_DEFAULTS
+        NOISE_DEFAULTS = self.model.noise
 
         items = {**(noise or {}), **kwargs}
         arrays = {k: np.asarray(v) for k, v in self.params["noise"].items()}
@@ -248,48 +260,125 @@ class Env:
         return mask
 
     # ------------------------------------------------------------------ running
-    def run(self, duration: float, stimulus: Stimulus | Any | None = None, **kwargs: Any):
+    @property
+    def run_key(self):
+        """The JAX PRNG key that drives the background noise of this Env's runs."""
+        self._check_init()
+        return self.key
+
+    def cell_stimulus(self, channel_inputs: Any, dt: float = 1.0) -> Stimulus:
+        """Electrode currents ``[T, n_channels]`` (µA, one row per ``dt`` ms) as a Stimulus.
+
+        The model receives them as per-compartment currents through the activating function
+        of the electrodes' extracellular field (SPEC §3; :mod:`livn.io.stimulation`). JAX
+        arrays pass through unconverted, so gradients flow back to the electrode inputs.
+        """
+        self._check_init()
+        shape = tuple(getattr(channel_inputs, "shape", np.shape(channel_inputs)))
+        n_ch = self.io.num_channels
+        if len(shape) != 2 or shape[1] != n_ch:
+            raise ConfigError(
+                f"channel inputs must have shape [T, {n_ch}] (µA per electrode); got {shape}."
+            )
+        return Stimulus(channel_inputs, dt=dt, space="channels")
+
+    def _field_maps(self, net) -> list[np.ndarray]:
+        from livn.io.stimulation import channel_maps, orientations
+
+        coords = np.zeros((self.system.num_neurons, 3))
+        nc = np.asarray(self.system.neuron_coordinates)
+        coords[nc[:, 0].astype(np.int64)] = nc[:, 1:4]
+        groups = [(g.gids, g.cell) for g in net.groups]
+        return channel_maps(self.io, coords, groups, orientations(self.system.num_neurons))
+
+    def _stimulus_args(self, stimulus: Any) -> dict:
+        stim = Stimulus.from_arg(stimulus)
+        if stim is None:
+            return {}
+        if stim.space == "channels":
+            maps = self.engine.channel_maps(self._field_maps)
+            return {"stim": stim.array, "stim_dt": stim.dt, "stim_kind": "channels",
+                    "maps": maps}  # fmt: skip
+        stim.check_cells(self.system.num_neurons)
+        n = self.system.num_neurons
+        gids = stim.gids if stim.gids is not None else np.arange(n)
+        cols = self.engine.net.engine_index[gids]
+        if isinstance(stim.array, np.ndarray):
+            arr = np.zeros((stim.num_steps, n), dtype=np.float32)
+            arr[:, cols] = np.asarray(stim.array, dtype=np.float32)
+        else:  # a JAX array (possibly traced): stay differentiable
+            import jax.numpy as jnp
+
+            arr = jnp.zeros((stim.num_steps, n), jnp.float32).at[:, cols].set(stim.array)
+        return {"stim": arr, "stim_dt": stim.dt, "stim_kind": "cells"}
+
+    def run(self, duration: float, stimulus: Stimulus | Any | None = None, unroll: str | None = None,
+            key: Any = None, **kwargs: Any):  # fmt: skip
         """Advance the simulation by ``duration`` ms, optionally under a stimulus.
 
         Args:
             duration: ms; rounded to whole integration steps.
-            stimulus: :class:`Stimulus` of somatic currents (nA), ``[T, n_cells]``.
+            stimulus: :class:`Stimulus` of somatic currents (nA, ``[T, n_cells]``) or from
+                :meth:`cell_stimulus` (electrode currents).
+            unroll: ``None`` (default) or ``"mask"``: the differentiable mode. It returns
+                JAX arrays ``(mask, t, iv, v)`` — ``mask [N, blocks]`` spike counts per
+                recording interval (gid order, surrogate gradients at the threshold), ``t``
+                the interval end times (ms), ``iv``/``v`` as usual (all cells when voltage is
+                not restricted) — and does not advance the Env's state, so it can run inside
+                ``jax.jit``/``jax.grad``.
+            key: PRNG key for the noise (default :attr:`run_key`).
 
         Returns:
-            :class:`RunResult`.
+            :class:`RunResult` (or the mask tuple above).
         """
         self._check_init()
         if kwargs:
-            raise ConfigError(f"unsupported run() arguments: {', '.join(kwargs)}.")
+            raise ConfigError(
+                f"unsupported run() arguments: {', '.join(kwargs)}. Valid: duration, stimulus, "
+                "unroll, key."
+            )
+        if unroll not in (None, "mask"):
+            raise ConfigError(f"unknown unroll {unroll!r}. Valid: None, 'mask'.")
         dt = self.engine.dt
         duration = positive_ms(duration, "duration")
         n_steps = round(duration / dt)
-        stim = Stimulus.from_arg(stimulus)
-        stim_arr, stim_dt = None, 1.0
-        if stim is not None:
-            stim.check_cells(self.system.num_neurons)
-            n = self.system.num_neurons
-            gids = stim.gids if stim.gids is not None else np.arange(n)
-            arr = np.zeros((stim.num_steps, n), dtype=np.float32)
-            arr[:, self.engine.net.engine_index[gids]] = np.asarray(stim.array, dtype=np.float32)
-            stim_arr, stim_dt = arr, stim.dt
+        args = self._stimulus_args(stimulus)
         rec = self._record
-        state, (idx, valid, tc), vs, ims = self.engine.run(
-            self.state, self.params, n_steps, stim_arr, stim_dt, self.key,
-            rec["voltage"] is not None, rec["membrane_current"] is not None,
+        key = self.key if key is None else key
+        if unroll == "mask":
+            return self._run_mask(n_steps, args, key)
+        state, buf, vs, ims, _ = self.engine.run(
+            self.state, self.params, n_steps, key=key, record_v=rec["voltage"] is not None,
+            record_im=rec["membrane_current"] is not None, **args,
         )  # fmt: skip
         self.state = state
-        t0 = self.t
-        self.t = t0 + n_steps * dt
-        it = t = iv = v = im = mp = None
+        self.t = self.t + n_steps * dt
+        return self._result(buf, vs, ims)
+
+    def _run_mask(self, n_steps: int, args: dict, key: Any):
+        import jax.numpy as jnp
+
+        _, _, vs, _, masks = self.engine.run(
+            self.state, self.params, n_steps, key=key, record_v=True, mode="mask", **args
+        )
+        order = jnp.asarray(self.engine.net.engine_index)
+        mask = masks.T[order]
+        t = (jnp.arange(masks.shape[0]) + 1) * self.engine.n_sub * self.engine.dt
+        pops = self._record["voltage"] or list(self.system.populations)
+        iv = np.flatnonzero(self._gid_mask(pops))
+        v = vs.T[order[iv]]
+        return mask, t, iv, v
+
+    def _result(self, buf, vs, ims, rec=None) -> RunResult:
+        rec = rec or self._record
+        buf_i, buf_t, count, overflow = (np.asarray(b) for b in buf)
         gids = self.engine.net.gids
+        it = t = iv = v = im = mp = None
         if rec["spikes"] is not None:
-            idx, valid, tc = np.asarray(idx), np.asarray(valid), np.asarray(tc)
-            sel = valid.reshape(-1)
-            it = gids[idx.reshape(-1)[sel]]
-            t = tc.reshape(-1)[sel].astype(np.float64) - t0
+            it = gids[buf_i[: int(count)]]
+            t = buf_t[: int(count)].astype(np.float64)
             keep = self._gid_mask(rec["spikes"])[it]
-            order = np.argsort(t[keep], kind="stable")
+            order = np.lexsort((it[keep], t[keep]))
             it, t = it[keep][order], t[keep][order]
         for name, blocks in (("voltage", vs), ("membrane_current", ims)):
             if rec[name] is None:
@@ -301,16 +390,69 @@ class Env:
                 iv, v = ids, rows
             else:
                 im, mp = ids, rows
-        if int(self.state["overflow"]) > 0:
+        if int(overflow) > 0:
             import warnings
 
             warnings.warn(
-                f"{int(self.state['overflow'])} spikes exceeded the per-step recording capacity "
-                f"({self.engine.k}) and were not recorded (they were delivered).",
+                f"{int(overflow)} spikes exceeded the spike buffer of this run and were not "
+                "recorded (they were delivered); run shorter durations.",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         return RunResult(it, t, iv, v, im, mp, full=rec["membrane_current"] is not None)
+
+    def run_batch(self, duration: float, stimulus: Stimulus | Any | None = None,
+                  seeds: Iterable[int] | None = None, batch_size: int | None = None):  # fmt: skip
+        """Run independent trials in one vectorised call (``jax.vmap``; fast on GPUs).
+
+        Every trial starts from the current state and differs in its noise seed (``seeds``,
+        default ``seed, seed + 1, …``) and, if the stimulus array has a leading batch axis
+        ``[B, T, n]``, in its stimulus. The Env's own state does not advance.
+
+        Returns:
+            A list of :class:`RunResult`, one per trial.
+        """
+        self._check_init()
+        import jax
+        import jax.numpy as jnp
+
+        duration = positive_ms(duration, "duration")
+        n_steps = round(duration / self.engine.dt)
+        batched_stim = False
+        args: dict = {}
+        if stimulus is not None:
+            stim = stimulus if isinstance(stimulus, Stimulus) else None
+            arr = stim.array if stim is not None else stimulus
+            if getattr(arr, "ndim", 0) == 3:
+                batched_stim = True
+                space = stim.space if stim is not None else "cells"
+                dt = stim.dt if stim is not None else 1.0
+                per = [self._stimulus_args(Stimulus(a, dt=dt, space=space)) for a in arr]
+                args = {**per[0], "stim": jnp.stack([jnp.asarray(p["stim"]) for p in per])}
+            else:
+                args = self._stimulus_args(stimulus)
+        if seeds is None:
+            b = batch_size or (args["stim"].shape[0] if batched_stim else 1)
+            seeds = [self.seed + i for i in range(b)]
+        seeds = [int(s) for s in seeds]
+        keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
+        rec = self._record
+        _, buf, vs, ims, _ = self.engine.run_batch(
+            self.state, self.params, n_steps, keys, batched_stim=batched_stim,
+            record_v=rec["voltage"] is not None, record_im=rec["membrane_current"] is not None,
+            **args,
+        )  # fmt: skip
+        buf = [np.asarray(b) for b in buf]
+        vs = None if vs is None else np.asarray(vs)
+        ims = None if ims is None else np.asarray(ims)
+        return [
+            self._result(
+                tuple(b[i] for b in buf),
+                None if vs is None else vs[i],
+                None if ims is None else ims[i],
+            )
+            for i in range(len(seeds))
+        ]
 
     def __call__(self, decoding: Any, inputs: Any = None, encoding: Any = None, **kwargs: Any):
         """``decoding(env, *env.run(decoding.duration, encoding(env, duration, inputs)))``."""

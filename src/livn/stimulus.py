@@ -21,13 +21,18 @@ class Stimulus:
         array: ``[T, n]`` values (nA for current injection); each row lasts ``dt`` ms.
         dt: Duration of one row, ms (> 0).
         gids: ``[n]`` gids the columns refer to; default: all cells in gid order.
+        space: ``"cells"`` (columns are cells, values nA into the soma) or ``"channels"``
+            (columns are MEA electrodes, values µA; see ``Env.cell_stimulus``).
 
     Raises:
         ConfigError: For arrays that are not 2D, non-finite values, a non-positive ``dt`` or
             ``gids`` whose length does not match the columns.
     """
 
-    def __init__(self, array: Any, dt: float = 1.0, gids: Any | None = None) -> None:
+    def __init__(self, array: Any, dt: float = 1.0, gids: Any | None = None,
+                 space: str = "cells") -> None:  # fmt: skip
+        if space not in ("cells", "channels"):
+            raise ConfigError(f"Stimulus space must be 'cells' or 'channels'; got {space!r}.")
         if not hasattr(array, "ndim"):
             try:
                 array = np.asarray(array, dtype=np.float32)
@@ -61,6 +66,7 @@ class Stimulus:
         self.array = array
         self.dt = dt
         self.gids = gids
+        self.space = space
 
     @classmethod
     def from_arg(cls, stimulus: Stimulus | Any | None, dt: float = 1.0) -> Stimulus | None:
@@ -86,6 +92,8 @@ class Stimulus:
 
     def check_cells(self, num_neurons: int) -> None:
         """Raise ConfigError unless the stimulus fits a system of ``num_neurons`` cells."""
+        if self.space != "cells":
+            return
         if self.gids is None and self.num_inputs != num_neurons:
             raise ConfigError(
                 f"Stimulus has {self.num_inputs} columns but the system has {num_neurons} cells; "

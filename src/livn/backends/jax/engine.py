@@ -1,15 +1,25 @@
 """The JAX engine: one compiled step per system shape, scanned over recording blocks.
 
 State and parameters are pytrees of float32 arrays; parameters (weights, noise) are traced
-arguments, so changing them never recompiles. Noise is drawn from
-``fold_in(key(seed), step)``, so a run is reproducible from the seed and continues seamlessly
-across ``run()`` calls.
+arguments, so changing them never recompiles. Background noise for a block of steps is drawn
+from ``fold_in(key(seed), first step of the block)``, so a run is reproducible from the seed
+and continues across ``run()`` calls.
+
+Spike delivery (see :mod:`livn.backends.jax.network`) is ``"gather"`` (a ring of past spikes
+read by every synapse entry; dense over entries, differentiable) or ``"scatter"`` (each spike
+adds to a ring of future inputs; event driven). ``"auto"`` picks scatter for networks with
+many synapses per cell step.
+
+Two run modes:
+
+* ``"events"``: spikes are compacted into a buffer of (cell, time) pairs — the normal mode;
+* ``"mask"``: spikes are returned as a dense ``[blocks, N]`` count per recording block, with
+  surrogate gradients at the threshold — for differentiating through a run.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 import jax
@@ -17,74 +27,112 @@ import jax.numpy as jnp
 import numpy as np
 
 from livn.backends.jax.network import Network
-from livn.models.rcsd import dynamics as D
-from livn.models.rcsd.model import NMDA_MG, NOISE_E_E, NOISE_E_I, STD_TAU_REC, STD_U
+from livn.models.base import step_heaviside
+from livn.models.rcsd.model import NMDA_MG, STD_TAU_REC, STD_U
 
 F32 = jnp.float32
+UNROLL = 1
+DELIVERY = ("auto", "gather", "scatter")
+
+
+@jax.custom_jvp
+def surrogate_heaviside(x):
+    """Heaviside step with the derivative of a fast sigmoid (slope 1 per mV) as its gradient."""
+    return (x >= 0).astype(x.dtype)
+
+
+@surrogate_heaviside.defjvp
+def _surrogate_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return surrogate_heaviside(x), dx / (1.0 + jnp.abs(x)) ** 2
 
 
 class Engine:
-    """Runs a :class:`Network` of RCSD cells.
+    """Runs a :class:`Network` of one model's cells.
 
     Args:
         network: Static structure from :func:`~livn.backends.jax.network.build_network`.
-        model: The model (``dt``, ``record_dt``, ``refractory``).
-        max_spikes_per_step: Spikes *recorded* per step (``top_k``); delivery is unaffected.
-            Extra spikes in a step are counted in ``state["overflow"]``. Default: all cells up
-            to 256.
+        model: The model (``dt``, ``record_dt``, cell dynamics).
+        seed: Seed of anything random in the initial state (e.g. LIF ``v_init="uniform"``).
+        delivery: ``"auto"``, ``"gather"`` or ``"scatter"`` (see the module docstring).
+        chunk: Spikes delivered per scatter chunk.
     """
 
-    def __init__(self, network: Network, model: Any, max_spikes_per_step: int | None = None):
+    def __init__(self, network: Network, model: Any, seed: int = 0, delivery: str = "auto",
+                 chunk: int = 64):  # fmt: skip
+        from livn.errors import ConfigError
+
+        if delivery not in DELIVERY:
+            raise ConfigError(f"unknown delivery {delivery!r}. Valid: {', '.join(DELIVERY)}.")
         self.net = network
         self.model = model
+        self.seed = int(seed)
         self.dt = float(model.dt)
         self.n_sub = max(1, round(model.record_dt / model.dt))
         n = network.num_neurons
-        self.k = int(max_spikes_per_step or min(n, 256)) if n else 1
-        self.cell_arrays = [D.cell_arrays(g.cell, jnp, F32) for g in network.groups]
-        self.tables = {
-            "pre": jnp.asarray(network.entry_pre),
-            "slot": jnp.asarray(network.entry_slot),
-            "delay": jnp.asarray(network.entry_delay),
-            "std": jnp.asarray(network.entry_std),
-        }
+        if delivery == "auto":
+            delivery = "scatter" if network.num_entries > 20 * max(n, 1) + 20_000 else "gather"
+        self.delivery = delivery
+        self.chunk = int(chunk)
+        self.consts = [g.cell.constants(jnp, F32) for g in network.groups]
+        if delivery == "gather":
+            tab, _ = network.by_slot()
+            self.tables = {
+                "base": jnp.asarray(tab["std"].astype(np.int64) * n + tab["pre"], jnp.int32),
+                "delay": jnp.asarray(tab["delay"], jnp.int32),
+                "valid": jnp.asarray(tab["valid"], F32),
+            }
+        else:
+            tab, _ = network.by_pre()
+            self.tables = {k: jnp.asarray(v) for k, v in tab.items()}
         self.chan = []
         for g in network.groups:
-            chs = g.channels
-            target = np.zeros((len(chs), g.cell.n_comp), dtype=np.float32)
-            for i, c in enumerate(chs):
-                target[i, c.target] = 1.0
+            kins = [c.kinetics for c in g.channels]
+            target = np.zeros((len(kins), g.cell.n_comp), dtype=np.float32)
+            for i, k in enumerate(kins):
+                target[i, k.target] = 1.0
+            rise = np.array([k.tau_rise > 0 for k in kins], dtype=np.float32)
             self.chan.append({
                 "target": jnp.asarray(target),
-                "target_idx": jnp.asarray([c.target for c in chs], dtype=jnp.int32),
-                "e": jnp.asarray([c.e for c in chs], F32),
-                "scale": jnp.asarray([c.g_unit * c.peak_factor for c in chs], F32),
-                "decay_r": jnp.asarray([math.exp(-self.dt / c.tau_rise) for c in chs], F32),
-                "decay_d": jnp.asarray([math.exp(-self.dt / c.tau_decay) for c in chs], F32),
-                "nmda": jnp.asarray([c.nmda for c in chs]),
+                "target_idx": jnp.asarray([k.target for k in kins], dtype=jnp.int32),
+                "e": jnp.asarray([k.e for k in kins], F32),
+                "scale": jnp.asarray([k.g_unit * k.peak_factor for k in kins], F32),
+                "decay_r": jnp.asarray(
+                    [np.exp(-self.dt / k.tau_rise) if k.tau_rise > 0 else 0.0 for k in kins], F32),
+                "decay_d": jnp.asarray([np.exp(-self.dt / k.tau_decay) for k in kins], F32),
+                "rise": jnp.asarray(rise),
+                "nmda": np.array([k.nmda for k in kins], bool),
             })  # fmt: skip
         self._compiled: dict[tuple, Any] = {}
+        self._stim_maps: dict[int, list] = {}
 
     # ------------------------------------------------------------------ state and params
     def initial_state(self) -> dict:
         groups = []
-        for g in self.net.groups:
-            s = D.initial_state(g.cell, g.n, jnp, F32)
+        for gi, g in enumerate(self.net.groups):
+            rng = np.random.default_rng([self.seed, gi])
+            try:
+                s = g.cell.initial_state(g.n, jnp, F32, rng=rng)
+            except TypeError:
+                s = g.cell.initial_state(g.n, jnp, F32)
+            s = dict(s)
             s["A"] = jnp.zeros((g.n, len(g.channels)), F32)
             s["B"] = jnp.zeros((g.n, len(g.channels)), F32)
             s["noise"] = jnp.zeros((g.n, 2), F32)
             groups.append(s)
         n = self.net.num_neurons
-        return {
+        state = {
             "step": jnp.asarray(0, jnp.int32),
             "groups": groups,
-            "hist_spk": jnp.zeros((self.net.ring, n), F32),
-            "hist_rel": jnp.zeros((self.net.ring, n), F32),
             "R": jnp.ones(n, F32),
             "t_pre": jnp.full(n, -1e9, F32),
             "t_spike": jnp.full(n, -1e9, F32),
-            "overflow": jnp.asarray(0, jnp.int32),
         }
+        if self.delivery == "gather":
+            state["hist"] = jnp.zeros((self.net.ring, 2 * n), F32)
+        else:
+            state["fut"] = jnp.zeros((self.net.ring, self.net.n_slots + 1), F32)
+        return state
 
     def default_params(self, noise: dict[str, float]) -> dict:
         n = self.net.num_neurons
@@ -94,139 +142,278 @@ class Engine:
             "noise_on": jnp.asarray(1.0, F32),
         }
 
-    # ------------------------------------------------------------------ one step
-    def _step(self, state, params, i_soma, key):
-        """Advance one dt. ``i_soma``: [N] injected somatic current (nA, engine order)."""
+    def channel_maps(self, field_fn) -> list:
+        """Per group ``[n_channels, n, n_comp]`` nA per µA of electrode current (cached)."""
+        key = id(field_fn)
+        if key not in self._stim_maps:
+            self._stim_maps[key] = [jnp.asarray(m, F32) for m in field_fn(self.net)]
+        return self._stim_maps[key]
+
+    def _derived(self, params) -> list[dict]:
+        """Per-group quantities of the parameters that stay fixed during a run."""
+        out = []
         dt = self.dt
-        net = self.net
-        t_step = state["step"]
-        t = t_step.astype(F32) * dt
-        # arrivals: each synapse entry reads the presynaptic spike ring `delay` steps back
-        tb = self.tables
-        back = (t_step - tb["delay"]) % net.ring
-        arrived = jnp.where(tb["std"], state["hist_rel"][back, tb["pre"]],
-                            state["hist_spk"][back, tb["pre"]])  # fmt: skip
-        row = jnp.zeros(net.n_slots, F32).at[tb["slot"]].add(arrived)
-        noise_key = jax.random.fold_in(key, t_step)
-
-        new_groups, spiked, t_cross = [], [], []
-        for gi, (g, s, ca, ch) in enumerate(
-            zip(net.groups, state["groups"], self.cell_arrays, self.chan, strict=True)
-        ):
+        for gi, g in enumerate(self.net.groups):
             sl = slice(g.offset, g.offset + g.n)
-            n_ch = len(g.channels)
-            inc = row[g.slot_offset : g.slot_offset + g.n * n_ch].reshape(g.n, n_ch)
-            inc = inc * (params["weights"][gi] * ch["scale"])[None, :]
-            A = s["A"] * ch["decay_r"] + inc
-            B = s["B"] * ch["decay_d"] + inc
-            g_syn = B - A
-            v_t = s["v"][:, ch["target_idx"]] if n_ch else s["v"][:, :0]
-            mg = 1.0 / (1.0 + jnp.exp(-0.062 * v_t) * (NMDA_MG / 3.57))
-            g_eff = jnp.where(ch["nmda"][None, :], g_syn * mg, g_syn)
-            g_in = g_eff @ ch["target"]
-            ge_in = (g_eff * ch["e"][None, :]) @ ch["target"]
-
-            # point-conductance noise (exact OU update)
             p = {k: v[sl] for k, v in params["noise"].items()}
-            z = jax.random.normal(jax.random.fold_in(noise_key, gi), (g.n, 2), F32)
             tau = jnp.stack([p["tau_e"], p["tau_i"]], axis=1)
             std = jnp.stack([p["std_e"], p["std_i"]], axis=1)
             a = jnp.exp(-dt / tau)
-            g1 = a * s["noise"] + std * jnp.sqrt(1.0 - a * a) * z
-            ge = jnp.maximum(0.0, p["g_e0"] + g1[:, 0]) * params["noise_on"]
-            gi_ = jnp.maximum(0.0, p["g_i0"] + g1[:, 1]) * params["noise_on"]
-            soma, ecomp = g.cell.soma, g.noise_e_comp
-            g_in = g_in.at[:, ecomp].add(ge).at[:, soma].add(gi_)
-            ge_in = ge_in.at[:, ecomp].add(ge * NOISE_E_E).at[:, soma].add(gi_ * NOISE_E_I)
+            out.append({
+                "w": params["weights"][gi] * self.chan[gi]["scale"],
+                "a": a,
+                "b": std * jnp.sqrt(1.0 - a * a),
+                "g0": jnp.stack([p["g_e0"], p["g_i0"]], axis=1),
+            })  # fmt: skip
+        return out
 
-            i_inj = jnp.zeros_like(s["v"]).at[:, soma].set(i_soma[sl])
-            cell_state = {k: s[k] for k in D.STATE_KEYS}
-            new = D.step(jnp, ca, cell_state, dt, g_in, ge_in, i_inj)
-            v0, v1 = s["v"][:, soma], new["v"][:, soma]
-            thr = g.cell.v_threshold
-            frac = jnp.clip((thr - v0) / jnp.where(v1 != v0, v1 - v0, 1.0), 0.0, 1.0)
-            tc = t + dt * frac
-            cross = (v0 < thr) & (v1 >= thr) & (tc - state["t_spike"][sl] > self.model.refractory)
-            new.update(A=A, B=B, noise=g1)
+    # ------------------------------------------------------------------ one step
+    def _arrivals(self, state):
+        net, tb = self.net, self.tables
+        t_step = state["step"]
+        if self.delivery == "gather":
+            back = (t_step - tb["delay"]) % net.ring
+            flat = back * (2 * net.num_neurons) + tb["base"]
+            vals = state["hist"].reshape(-1)[flat]
+            return (vals * tb["valid"]).sum(axis=1), state
+        r = t_step % net.ring
+        row = state["fut"][r, : net.n_slots]
+        return row, {**state, "fut": state["fut"].at[r].set(0.0)}
+
+    def _deliver(self, state, spk, rel):
+        """Record this step's spikes (``spk`` [N]) and depressed releases (``rel`` [N])."""
+        net, tb = self.net, self.tables
+        t_step = state["step"]
+        if self.delivery == "gather":
+            row = jnp.concatenate([spk, rel])
+            return {**state, "hist": state["hist"].at[t_step % net.ring].set(row)}
+        n, k = net.num_neurons, self.chunk
+        count = jnp.sum(spk > 0)
+        val_spk = jnp.concatenate([spk, jnp.zeros(1, F32)])
+        val_rel = jnp.concatenate([rel, jnp.zeros(1, F32)])
+
+        def body(c):
+            i, fut = c
+            (idx,) = jnp.nonzero(spk > 0, size=n + k, fill_value=n)
+            pres = jax.lax.dynamic_slice(idx, (i * k,), (k,))
+            rows = (t_step + tb["delay"][pres]) % net.ring
+            vals = jnp.where(tb["std"][pres], val_rel[pres][:, None], val_spk[pres][:, None])
+            return i + 1, fut.at[rows, tb["slot"][pres]].add(vals)
+
+        _, fut = jax.lax.while_loop(lambda c: c[0] * k < count, body, (0, state["fut"]))
+        return {**state, "fut": fut}
+
+    def _step(self, state, params, inj, z, heaviside):
+        """Advance one dt. ``inj``: per-group ``[n, n_comp]`` injected current (nA)."""
+        dt = self.dt
+        net = self.net
+        t = state["step"].astype(F32) * dt
+        row, state = self._arrivals(state)
+
+        new_groups, spiked, t_cross = [], [], []
+        for gi, (g, s, c, ch, dp) in enumerate(
+            zip(net.groups, state["groups"], self.consts, self.chan, params["derived"], strict=True)
+        ):
+            sl = slice(g.offset, g.offset + g.n)
+            cell = g.cell
+            n_ch = len(g.channels)
+            inc = row[g.slot_offset : g.slot_offset + g.n * n_ch].reshape(g.n, n_ch)
+            inc = inc * dp["w"][None, :]
+            A = s["A"] * ch["decay_r"] + inc * ch["rise"]
+            B = s["B"] * ch["decay_d"] + inc
+            g_syn = B - A
+            kins = [k.kinetics for k in g.channels]
+            if any(k.nmda for k in kins):
+                v_t = s["v"][:, ch["target_idx"]]
+                mg = 1.0 / (1.0 + jnp.exp(-0.062 * v_t) * (NMDA_MG / 3.57))
+                g_syn = jnp.where(jnp.asarray(ch["nmda"])[None, :], g_syn * mg, g_syn)
+
+            # point-conductance noise (exact OU update, coefficients hoisted per run)
+            g1 = dp["a"] * s["noise"] + dp["b"] * z[sl]
+            gn = jnp.maximum(0.0, dp["g0"] + g1) * params["noise_on"]
+            # conductances and Σ g·E per compartment, assembled column by column (static)
+            cols_g = [[] for _ in range(cell.n_comp)]
+            cols_ge = [[] for _ in range(cell.n_comp)]
+            for i, k in enumerate(kins):
+                cols_g[k.target].append(g_syn[:, i])
+                cols_ge[k.target].append(g_syn[:, i] * k.e)
+            cols_g[cell.noise_e_comp].append(gn[:, 0])
+            cols_ge[cell.noise_e_comp].append(gn[:, 0] * cell.noise_e_rev)
+            cols_g[cell.noise_i_comp].append(gn[:, 1])
+            cols_ge[cell.noise_i_comp].append(gn[:, 1] * cell.noise_i_rev)
+            zero = jnp.zeros(g.n, F32)
+            g_in = jnp.stack([sum(cl[1:], cl[0]) if cl else zero for cl in cols_g], axis=1)
+            ge_in = jnp.stack([sum(cl[1:], cl[0]) if cl else zero for cl in cols_ge], axis=1)
+
+            cell_state = {k: v for k, v in s.items() if k not in ("A", "B", "noise")}
+            since = t - state["t_spike"][sl]
+            new, spk, frac = cell.advance(jnp, c, cell_state, dt, g_in, ge_in, inj[gi], since,
+                                          heaviside)  # fmt: skip
+            new = {**new, "A": A, "B": B, "noise": g1}
             new_groups.append(new)
-            spiked.append(cross)
-            t_cross.append(tc)
+            spiked.append(spk.astype(F32))
+            t_cross.append(t + dt * frac)
 
-        spiked = jnp.concatenate(spiked)
+        spk = jnp.concatenate(spiked)
         t_cross = jnp.concatenate(t_cross)
-        t_spike = jnp.where(spiked, t_cross, state["t_spike"])
-
-        # presynaptic bookkeeping: AMPA depression, then write this step's row of the ring
+        fired = spk > 0
+        # presynaptic bookkeeping: AMPA depression, then delivery
         r_eff = 1.0 - (1.0 - state["R"]) * jnp.exp(-(t + dt - state["t_pre"]) / STD_TAU_REC)
-        spk = spiked.astype(F32)
-        row_w = t_step % net.ring
-        hist_spk = state["hist_spk"].at[row_w].set(spk)
-        hist_rel = state["hist_rel"].at[row_w].set(spk * r_eff * STD_U)
-        R = jnp.where(spiked, r_eff * (1.0 - STD_U), state["R"])
-        t_pre = jnp.where(spiked, t + dt, state["t_pre"])
-        # recording: the (at most k) cells that spiked this step
-        vals, idx = jax.lax.top_k(spk, self.k)
-        valid = vals > 0
-        overflow = state["overflow"] + jnp.sum(spiked) - jnp.sum(valid)
-
+        state = self._deliver(state, spk, spk * r_eff * STD_U)
         new_state = {
-            "step": t_step + 1,
+            **state,
+            "step": state["step"] + 1,
             "groups": new_groups,
-            "hist_spk": hist_spk,
-            "hist_rel": hist_rel,
-            "R": R,
-            "t_pre": t_pre,
-            "t_spike": t_spike,
-            "overflow": overflow,
+            "R": jnp.where(fired, r_eff * (1.0 - STD_U), state["R"]),
+            "t_pre": jnp.where(fired, t + dt, state["t_pre"]),
+            "t_spike": jnp.where(fired, t_cross, state["t_spike"]),
         }
-        events = (idx.astype(jnp.int32), valid, t_cross[idx])
-        return new_state, events
+        return new_state, spk, t_cross
 
-    def _soma_outputs(self, state, with_current: bool):
-        """[N] soma voltage (mV) and, if asked, soma membrane current (nA, outward positive)."""
+    def _soma_outputs(self, state, with_v: bool, with_current: bool):
+        """``[N]`` soma voltage (mV) and soma membrane current (nA, outward positive)."""
         vs, ims = [], []
-        for g, s, ca in zip(self.net.groups, state["groups"], self.cell_arrays, strict=True):
-            soma = g.cell.soma
-            vs.append(s["v"][:, soma])
+        for g, s, c in zip(self.net.groups, state["groups"], self.consts, strict=True):
+            if with_v:
+                vs.append(g.cell.soma_voltage(s))
             if with_current:
-                c = D.currents(jnp, ca["params"], {k: s[k] for k in D.STATE_KEYS},
-                               active=ca["active"])  # fmt: skip
-                ims.append(c["i"][:, soma] * ca["params"]["area"][soma] * 1e6 - ca["i_hold"][soma])
-        return jnp.concatenate(vs), (jnp.concatenate(ims) if with_current else None)
+                ims.append(g.cell.soma_current(jnp, c, s))
+        return (jnp.concatenate(vs) if with_v else None,
+                jnp.concatenate(ims) if with_current else None)  # fmt: skip
 
     # ------------------------------------------------------------------ runs
-    def _run_impl(self, n_blocks, n_rem, record_v, record_im, state, params, stim, stim_dt, key):
-        def one(carry, _):
+    def _injection(self, stim_kind, stim, stim_dt, local, maps):
+        """Per-group ``[n, n_comp]`` injected current at local step ``local``."""
+        ti = jnp.floor(local.astype(F32) * self.dt / stim_dt + 1e-4).astype(jnp.int32)
+        x = jnp.where(ti < stim.shape[0], stim[jnp.minimum(ti, stim.shape[0] - 1)], 0.0)
+        out = []
+        for gi, g in enumerate(self.net.groups):
+            if stim_kind == "cells":
+                cur = x[g.offset : g.offset + g.n]
+                zero = jnp.zeros_like(cur)
+                cols = [cur if j == g.cell.soma else zero for j in range(g.cell.n_comp)]
+                out.append(jnp.stack(cols, axis=1))
+            else:  # electrode currents [n_channels] through the field maps
+                out.append(jnp.tensordot(x, maps[gi], axes=1))
+        return out
+
+    def _run_impl(self, cfg, state, params, stim, stim_dt, key, maps):
+        n_blocks, n_rem, record_v, record_im, mode, stim_kind, cap = cfg
+        n = self.net.num_neurons
+        params = {**params, "derived": self._derived(params)}
+        heaviside = surrogate_heaviside if mode == "mask" else step_heaviside
+        k_rec = min(n, 512) if n else 1
+
+        def steps(carry, length, tag):
             st, local = carry
-            ti = jnp.floor(local.astype(F32) * self.dt / stim_dt + 1e-4).astype(jnp.int32)
-            i_soma = jnp.where(ti < stim.shape[0], stim[jnp.minimum(ti, stim.shape[0] - 1)], 0.0)
-            st, ev = self._step(st, params, i_soma, key)
-            return (st, local + 1), ev
+            z = jax.random.normal(
+                jax.random.fold_in(jax.random.fold_in(key, tag), st["step"]), (length, n, 2), F32
+            )
 
-        def block(carry, _):
-            carry, ev = jax.lax.scan(one, carry, None, length=self.n_sub)
-            v, im = self._soma_outputs(carry[0], record_im)
-            out = (ev, v if record_v else None, im)
-            return carry, out
+            def one(c, zi):
+                st, local, blk_t, blk_m = c
+                inj = self._injection(stim_kind, stim, stim_dt, local, maps)
+                st, spk, tc = self._step(st, params, inj, zi, heaviside)
+                tc_local = tc - t0
+                blk_t = jnp.where(spk > 0, tc_local, blk_t)
+                return (st, local + 1, blk_t, blk_m + spk), None
 
+            init = (st, local, jnp.full(n, -1.0, F32), jnp.zeros(n, F32))
+            (st, local, blk_t, blk_m), _ = jax.lax.scan(one, init, z, unroll=UNROLL)
+            return (st, local), blk_t, blk_m
+
+        def record_spikes(buf, blk_t):
+            buf_i, buf_t, ptr, over = buf
+            m = blk_t >= 0
+            count = jnp.sum(m).astype(jnp.int32)
+
+            def write(c):
+                j, bi, bt, p = c
+                (idx,) = jnp.nonzero(m, size=n + k_rec, fill_value=0)
+                sel = jax.lax.dynamic_slice(idx, (j * k_rec,), (k_rec,)).astype(jnp.int32)
+                bi = jax.lax.dynamic_update_slice(bi, sel, (p,))
+                bt = jax.lax.dynamic_update_slice(bt, blk_t[sel], (p,))
+                return j + 1, bi, bt, p + jnp.minimum(k_rec, count - j * k_rec)
+
+            fits = ptr + count <= cap
+            _, buf_i, buf_t, new_ptr = jax.lax.while_loop(
+                lambda c: fits & (c[0] * k_rec < count), write, (0, buf_i, buf_t, ptr)
+            )
+            return buf_i, buf_t, new_ptr, over + jnp.where(fits, 0, count)
+
+        t0 = state["step"].astype(F32) * self.dt
+
+        def block(c, _):
+            carry, buf = c
+            carry, blk_t, blk_m = steps(carry, self.n_sub, 0)
+            v, im = self._soma_outputs(carry[0], record_v, record_im)
+            if mode == "events":
+                buf = record_spikes(buf, blk_t)
+                return (carry, buf), (v, im)
+            return (carry, buf), (v, im, blk_m)
+
+        buf = (jnp.zeros(cap + k_rec, jnp.int32), jnp.zeros(cap + k_rec, F32),
+               jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32))  # fmt: skip
         carry = (state, jnp.asarray(0, jnp.int32))
-        carry, (ev, vs, ims) = jax.lax.scan(block, carry, None, length=n_blocks)
-        ev = tuple(e.reshape((-1, *e.shape[2:])) for e in ev)
+        (carry, buf), outs = jax.lax.scan(block, (carry, buf), None, length=n_blocks)
+        masks = outs[2] if mode == "mask" else None
         if n_rem:
-            carry, ev2 = jax.lax.scan(one, carry, None, length=n_rem)
-            ev = tuple(jnp.concatenate([a, b]) for a, b in zip(ev, ev2, strict=True))
-        return carry[0], ev, vs, ims
+            carry, blk_t, blk_m = steps(carry, n_rem, 1)
+            if mode == "events":
+                buf = record_spikes(buf, blk_t)
+            else:
+                masks = jnp.concatenate([masks, blk_m[None]])
+        return carry[0], buf, outs[0], outs[1], masks
 
-    def run(self, state, params, n_steps: int, stim: np.ndarray | None, stim_dt: float, key,
-            record_v: bool, record_im: bool):  # fmt: skip
-        """Advance ``n_steps``; returns ``(state, events, v_blocks, im_blocks)``."""
+    def run(self, state, params, n_steps: int, stim=None, stim_dt: float = 1.0, key=None, *,
+            record_v: bool = False, record_im: bool = False, mode: str = "events",
+            stim_kind: str = "cells", maps=None, capacity: int = 0):  # fmt: skip
+        """Advance ``n_steps`` from ``state``.
+
+        Returns:
+            ``(state, (ids, times, count, overflow), v_blocks, im_blocks, masks)``: spike
+            buffer (engine-order ids and run-relative times, valid up to ``count``), voltage
+            and current ``[blocks, N]`` (or ``None``) and, in mask mode, ``[blocks, N]``
+            spike counts.
+        """
         n_blocks, n_rem = divmod(int(n_steps), self.n_sub)
         if stim is None:
             stim = jnp.zeros((1, self.net.num_neurons), F32)
-            stim_dt = 1e9
-        sig = (n_blocks, n_rem, bool(record_v), bool(record_im), tuple(stim.shape))
+            stim_dt, stim_kind = 1e9, "cells"
+        cap = int(capacity) if capacity else self.default_capacity(n_steps)
+        cfg = (n_blocks, n_rem, bool(record_v), bool(record_im), mode, stim_kind, cap)
+        sig = (*cfg, tuple(stim.shape))
         fn = self._compiled.get(sig)
         if fn is None:
-            fn = jax.jit(functools.partial(self._run_impl, *sig[:4]))
+            fn = jax.jit(functools.partial(self._run_impl, cfg))
             self._compiled[sig] = fn
-        return fn(state, params, jnp.asarray(stim, F32), jnp.asarray(stim_dt, F32), key)
+        state, buf, v, im, masks = fn(state, params, jnp.asarray(stim, F32),
+                                      jnp.asarray(stim_dt, F32), key, maps or [])  # fmt: skip
+        return state, buf, v, im, masks
+
+    def run_batch(self, state, params, n_steps: int, keys, *, batched_stim: bool = False,
+                  stim=None, stim_dt: float = 1.0, record_v: bool = False,
+                  record_im: bool = False, stim_kind: str = "cells", maps=None,
+                  capacity: int = 0):  # fmt: skip
+        """:meth:`run` for a batch of trials (``jax.vmap`` over ``keys`` and, if
+        ``batched_stim``, over the leading axis of ``stim``) from one shared ``state``."""
+        n_blocks, n_rem = divmod(int(n_steps), self.n_sub)
+        if stim is None:
+            stim = jnp.zeros((1, self.net.num_neurons), F32)
+            stim_dt, stim_kind, batched_stim = 1e9, "cells", False
+        cap = int(capacity) if capacity else self.default_capacity(n_steps)
+        cfg = (n_blocks, n_rem, bool(record_v), bool(record_im), "events", stim_kind, cap)
+        sig = ("batch", *cfg, tuple(stim.shape), batched_stim)
+        fn = self._compiled.get(sig)
+        if fn is None:
+            axes = (None, None, 0 if batched_stim else None, None, 0, None)
+            fn = jax.jit(jax.vmap(functools.partial(self._run_impl, cfg), in_axes=axes))
+            self._compiled[sig] = fn
+        return fn(state, params, jnp.asarray(stim, F32), jnp.asarray(stim_dt, F32), keys,
+                  maps or [])  # fmt: skip
+
+    def default_capacity(self, n_steps: int) -> int:
+        """Spike buffer size: every cell at 200 Hz on average, rounded up to a power of two."""
+        seconds = n_steps * self.dt / 1000.0
+        need = max(1024, int(self.net.num_neurons * seconds * 200.0))
+        return 1 << (need - 1).bit_length()

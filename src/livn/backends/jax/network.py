@@ -1,24 +1,30 @@
-"""Static network structure for the JAX engine, built once per system (NumPy, float64 setup).
+"""Static network structure for the JAX engine, built once per system (NumPy setup).
 
-Cells are grouped by cell type (one vectorised compartment solve per group). "Engine order"
-is the concatenation of the groups; ``gids[engine_index]`` maps back to global gids.
+Cells are grouped by cell type (one vectorised update per group). "Engine order" is the
+concatenation of the groups; ``gids[engine_index]`` maps back to global gids.
 
 Synapses are aggregated per *channel*: one (projection, mechanism) pair on a post cell. All
-synapses of a channel share kinetics, so their dual-exponential conductances add into one
-pair of state variables per post cell. Each edge × mechanism is an *entry* (pre cell, delay,
-slot). The engine keeps a ring of the last ``D`` steps of presynaptic spikes (one row written
-per step, in place); each step an entry reads the row ``delay`` steps back and adds ``1`` (or
-the depressed release ``R·U`` for AMPA) to its channel's slot, which the channel weight
-scales.
+synapses of a channel share kinetics, so their conductances add into one pair of state
+variables per post cell (a *slot*). Each edge × mechanism is an *entry* (pre cell, delay,
+slot). Two delivery tables are built from the entries:
+
+* by slot (``in_*``, ``[n_slots, max_in]``): each step a slot sums what its entries read from
+  a ring of the last ``D`` steps of presynaptic spikes — dense, fast for small networks and
+  differentiable;
+* by presynaptic cell (``out_*``, ``[N + 1, max_out]``, last row padding): each spike adds
+  to a ring of future inputs at ``t + delay`` — event driven, for large networks.
+
+Neither is ever a dense N × N matrix.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from livn.models.base import SynapseKinetics
 from livn.models.rcsd.model import CONDUCTION_VELOCITY
 
 
@@ -29,37 +35,39 @@ class Channel:
     key: str  # weight key, e.g. "EXC_INH-soma-GABA_A-weight"
     projection: str  # "PRE->POST"
     mechanism: str
-    e: float
-    g_unit: float
-    tau_rise: float
-    tau_decay: float
+    kinetics: SynapseKinetics
     weight: float
-    target: int  # compartment index
-    nmda: bool
-    std: bool
-
-    @property
-    def peak_factor(self) -> float:
-        """Peak normalisation of the dual exponential (SPEC §2.4)."""
-        tr, td = self.tau_rise, self.tau_decay
-        tp = tr * td / (td - tr) * math.log(td / tr)
-        return 1.0 / (math.exp(-tp / td) - math.exp(-tp / tr))
 
 
 @dataclass
 class Group:
     """Cells of one type, in engine order ``[offset, offset + n)``."""
 
-    cell: object  # CellType
+    cell: Any  # CellDynamics
     gids: np.ndarray
     offset: int
     channels: list[Channel]
     slot_offset: int
-    noise_e_comp: int
 
     @property
     def n(self) -> int:
         return len(self.gids)
+
+
+def _padded(keys: np.ndarray, n_rows: int, columns: dict[str, np.ndarray], fill: dict):
+    """Group entries by ``keys`` into ``[n_rows, width]`` tables (``fill`` pads)."""
+    order = np.argsort(keys, kind="stable")
+    k = keys[order]
+    counts = np.bincount(k, minlength=n_rows) if len(k) else np.zeros(n_rows, np.int64)
+    width = max(1, int(counts.max()) if len(counts) else 1)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    pos = np.arange(len(k)) - np.repeat(starts, counts)
+    out = {}
+    for name, col in columns.items():
+        table = np.full((n_rows, width), fill[name], dtype=col.dtype)
+        table[k, pos] = col[order]
+        out[name] = table
+    return out, width
 
 
 @dataclass
@@ -74,14 +82,32 @@ class Network:
     n_slots: int
     ring: int  # D
     dt: float
+    unused_keys: list[str] = field(default_factory=list)  # weights the model ignores
 
     @property
     def num_neurons(self) -> int:
         return len(self.gids)
 
     @property
+    def num_entries(self) -> int:
+        return len(self.entry_pre)
+
+    @property
     def weight_keys(self) -> list[str]:
         return [c.key for g in self.groups for c in g.channels]
+
+    def by_slot(self) -> tuple[dict[str, np.ndarray], int]:
+        """``in_pre, in_delay, in_std, in_valid`` tables ``[n_slots, max_in]``."""
+        cols = {"pre": self.entry_pre, "delay": self.entry_delay, "std": self.entry_std,
+                "valid": np.ones(self.num_entries, bool)}  # fmt: skip
+        fill = {"pre": 0, "delay": 2, "std": False, "valid": False}
+        return _padded(self.entry_slot.astype(np.int64), self.n_slots, cols, fill)
+
+    def by_pre(self) -> tuple[dict[str, np.ndarray], int]:
+        """``out_slot, out_delay, out_std`` tables ``[N + 1, max_out]``; pads hit slot n_slots."""
+        cols = {"slot": self.entry_slot, "delay": self.entry_delay, "std": self.entry_std}
+        fill = {"slot": self.n_slots, "delay": 2, "std": False}
+        return _padded(self.entry_pre.astype(np.int64), self.num_neurons + 1, cols, fill)
 
 
 def build_network(system, model) -> Network:
@@ -98,6 +124,7 @@ def build_network(system, model) -> Network:
     offset = 0
     slot_offset = 0
     pop_group: dict[str, int] = {}
+    unused: list[str] = []
     for syn_type, pops in by_type.items():
         cell = model.cell_type(syn_type)
         gids = np.concatenate(
@@ -107,28 +134,18 @@ def build_network(system, model) -> Network:
         for proj in system.graph.projections:
             if proj.post not in pops:
                 continue
-            target = cell.dendrite if proj.section == "dendrite" else cell.soma
             for mech, m in proj.mechanisms.items():
-                channels.append(
-                    Channel(
-                        key=weight_name(proj.post, proj.pre, proj.section, mech),
-                        projection=f"{proj.pre}->{proj.post}",
-                        mechanism=mech,
-                        e=m.e,
-                        g_unit=m.g_unit,
-                        tau_rise=m.tau_rise,
-                        tau_decay=m.tau_decay,
-                        weight=m.weight,
-                        target=target,
-                        nmda=mech.upper().startswith("NMDA"),
-                        std=mech.upper().startswith("AMPA"),
-                    )
-                )
-        g = Group(cell=cell, gids=gids, offset=offset, channels=channels, slot_offset=slot_offset,
-                  noise_e_comp=cell.dendrite)  # fmt: skip
+                key = weight_name(proj.post, proj.pre, proj.section, mech)
+                kin = model.synapse(cell, proj.section, mech, m)
+                if kin is None:
+                    unused.append(key)
+                    continue
+                channels.append(Channel(key=key, projection=f"{proj.pre}->{proj.post}",
+                                        mechanism=mech, kinetics=kin, weight=float(m.weight)))  # fmt: skip
         for p in pops:
             pop_group[p] = len(groups)
-        groups.append(g)
+        groups.append(Group(cell=cell, gids=gids, offset=offset, channels=channels,
+                            slot_offset=slot_offset))  # fmt: skip
         offset += len(gids)
         slot_offset += len(gids) * len(channels)
 
@@ -148,14 +165,13 @@ def build_network(system, model) -> Network:
                 continue
             slots.append(g.slot_offset + local_post * len(g.channels) + ci)
             delays.append(d_steps)
-            stds.append(np.full(proj.num_edges, ch.std))
+            stds.append(np.full(proj.num_edges, ch.kinetics.depression))
             pres.append(engine_index[proj.pre_gids])
     cat = lambda xs, dt_: np.concatenate(xs).astype(dt_) if xs else np.zeros(0, dt_)  # noqa: E731
     entry_slot, entry_delay = cat(slots, np.int32), cat(delays, np.int32)
-    entry_std, entry_pre = cat(stds, bool), cat(pres, np.int64)
+    entry_std, entry_pre = cat(stds, bool), cat(pres, np.int32)
 
     ring = int(entry_delay.max()) + 1 if len(entry_delay) else 3
-    return Network(groups=groups, gids=gids, engine_index=engine_index,
-                   entry_pre=entry_pre.astype(np.int32), entry_slot=entry_slot,
-                   entry_delay=entry_delay, entry_std=entry_std, n_slots=slot_offset, ring=ring,
-                   dt=dt)  # fmt: skip
+    return Network(groups=groups, gids=gids, engine_index=engine_index, entry_pre=entry_pre,
+                   entry_slot=entry_slot, entry_delay=entry_delay, entry_std=entry_std,
+                   n_slots=slot_offset, ring=ring, dt=dt, unused_keys=unused)  # fmt: skip

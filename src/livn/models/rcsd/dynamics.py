@@ -10,7 +10,8 @@ Units: mV, ms, mA/cm² (densities), nA (compartment currents), µS, nF.
 One step (:func:`step`), in the manner of NEURON's default method:
 1. voltages: backward Euler with the ohmic conductances linearised at the old state (GHK
    calcium currents explicit) and the axial coupling implicit — a tridiagonal solve per cell;
-2. gates: exact exponential update at the new voltage;
+2. gates: exponential update at the new voltage (``exp(−dt/τ)`` by a (2, 2) Padé
+   approximant for voltage-dependent τ), only on the compartments where the channel exists;
 3. ion pools: forward Euler with the currents at the start of the step (saves a second
    current evaluation; the scheme is first order either way).
 """
@@ -162,12 +163,101 @@ def rhs(xp: Any, cell_arrays: dict, s: dict, i_inj):
     return d
 
 
+def channel_spans(params: dict) -> dict[str, tuple[int, int]]:
+    """``{channel: (lo, hi)}``: the compartment range holding every non-zero conductance."""
+    spans = {}
+    for c in sorted(ALL_CHANNELS):
+        nz = np.flatnonzero(np.asarray(params[c]) != 0)
+        if len(nz):
+            spans[c] = (int(nz[0]), int(nz[-1]) + 1)
+    return spans
+
+
+def _embed(xp: Any, x, span: tuple[int, int], n_comp: int):
+    """Place ``[n, hi - lo]`` columns into ``[n, n_comp]`` zeros."""
+    lo, hi = span
+    if (lo, hi) == (0, n_comp):
+        return x
+    parts = [xp.zeros_like(x[:, :1])] * lo + [x] + [xp.zeros_like(x[:, :1])] * (n_comp - hi)
+    return xp.concatenate(parts, axis=1) if lo or hi < n_comp else x
+
+
+def _ghk1(xp: Any, v, cai, ktf_value: float):
+    """:func:`kinetics.ghk` with one exponential (``e^{v/f}`` serves both terms)."""
+    f = ktf_value / 2.0
+    z = v / f
+    small = xp.abs(z) < 1e-4
+    zs = xp.where(small, 1.0, z)
+    ez = xp.exp(zs)
+    ef = xp.where(small, 1.0 - z / 2.0, zs / (ez - 1.0))
+    ez = xp.where(small, 1.0 + z, ez)
+    return -f * (1.0 - (cai / k.CAO) * ez) * ef
+
+
+def _decay(y):
+    """``exp(−y)`` for ``0 ≤ y ≲ 0.5`` by the (2, 2) Padé approximant (rel. error < 1e-5)."""
+    h = 0.5 * y
+    q = y * y / 12.0
+    return (1.0 - h + q) / (1.0 + h + q)
+
+
+def fast_currents(xp: Any, ca: dict, s: dict):
+    """:func:`currents` computing each channel on its compartment span only."""
+    p, spans = ca["params"], ca["spans"]
+    v = s["v"]
+    n_comp = v.shape[1]
+    ek = k.nernst(xp, s["ko"], s["ki"])
+    zero = xp.zeros_like(v)
+    g_na = i_na = zero
+    if "g_na" in spans:
+        lo, hi = sp = spans["g_na"]
+        vs = v[:, lo:hi]
+        ena = k.nernst(xp, s["nao"][:, lo:hi], s["nai"][:, lo:hi])
+        g = p["g_na"][lo:hi] * k.nas_minf(xp, vs) ** 3 * s["h"][:, lo:hi]
+        g_na, i_na = _embed(xp, g, sp, n_comp), _embed(xp, g * (vs - ena), sp, n_comp)
+    g_k = zero
+    if "g_kdr" in spans:
+        lo, hi = sp = spans["g_kdr"]
+        g_k = g_k + _embed(xp, p["g_kdr"][lo:hi] * s["n"][:, lo:hi] ** 4, sp, n_comp)
+    if "g_ka" in spans:
+        lo, hi = sp = spans["g_ka"]
+        g_k = g_k + _embed(xp, p["g_ka"][lo:hi] * s["a"][:, lo:hi] * s["b"][:, lo:hi], sp, n_comp)
+    if "g_kca" in spans:
+        lo, hi = sp = spans["g_kca"]
+        g_k = g_k + _embed(xp, p["g_kca"][lo:hi] * k.kca_factor(s["cai"][:, lo:hi]), sp, n_comp)
+    i_ca = zero
+    if "g_can" in spans:
+        lo, hi = sp = spans["g_can"]
+        term = (p["g_can"][lo:hi] * s["mc"][:, lo:hi] ** 2 * s["hc"][:, lo:hi]
+                * _ghk1(xp, v[:, lo:hi], s["cai"][:, lo:hi], k.KTF_CAN))  # fmt: skip
+        i_ca = i_ca + _embed(xp, term, sp, n_comp)
+    if "g_cal" in spans:
+        lo, hi = sp = spans["g_cal"]
+        term = p["g_cal"][lo:hi] * s["ml"][:, lo:hi] * _ghk1(xp, v[:, lo:hi], s["cai"][:, lo:hi],
+                                                              k.KTF_CAL)  # fmt: skip
+        i_ca = i_ca + _embed(xp, term, sp, n_comp)
+    i_k = g_k * (v - ek)
+    i_pas = p["g_pas"] * (v - p["e_pas"])
+    return {"i_na": i_na, "i_k": i_k, "i_ca": i_ca, "i_pas": i_pas,
+            "i": i_na + i_k + i_ca + i_pas, "g_ohmic": g_na + g_k + p["g_pas"]}  # fmt: skip
+
+
+#: Gate -> (steady state, time constant: a function of v or a constant in ms).
+_GATES = {
+    "h": (k.nas_hinf, k.nas_htau), "n": (k.kdr_ninf, k.kdr_ntau),
+    "a": (k.ka_ainf, k.KA_TAU_A), "b": (k.ka_binf, k.KA_TAU_B),
+    "mc": (k.can_minf, k.CAN_TAU_M), "hc": (k.can_hinf, k.CAN_TAU_H),
+    "ml": (k.cal_minf, k.CAL_TAU_M),
+}  # fmt: skip
+
+
 def cell_arrays(cell: CellType, xp: Any = np, dtype=None) -> dict:
     """Per-compartment constants of a cell type as ``xp`` arrays."""
     i_hold, irest = rest_currents(cell)
     conv = lambda a: xp.asarray(a, dtype=dtype)  # noqa: E731
     return {
         "active": frozenset(c for c in ALL_CHANNELS if np.any(cell.params[c] != 0)),
+        "spans": channel_spans(cell.params),
         "params": {key: conv(val) for key, val in cell.params.items()},
         "C": conv(cell.capacitance_nF()),
         "g_axial": conv(cell.g_axial),
@@ -203,9 +293,9 @@ def step(xp: Any, ca: dict, s: dict, dt: float, g_in=0.0, ge_in=0.0, i_inj=0.0):
         ge_in: ``[n, n_comp]`` Σ g·E of the inputs (µS·mV), so input current is g·v − ge.
         i_inj: ``[n, n_comp]`` injected current, nA (inward positive).
     """
-    p, active = ca["params"], ca["active"]
+    p = ca["params"]
     v = s["v"]
-    c = currents(xp, p, s, active=active)
+    c = fast_currents(xp, ca, s)
     area_nA = p["area"] * 1e6
     C_dt = ca["C"] / dt
     G = c["g_ohmic"] * area_nA
@@ -219,9 +309,21 @@ def step(xp: Any, ca: dict, s: dict, dt: float, g_in=0.0, ge_in=0.0, i_inj=0.0):
 
     new = dict(s)
     new["v"] = v_new
-    inf, tau = gates_inf(xp, v_new, active), gates_tau(xp, v_new, active)
-    for key in inf:
-        new[key] = inf[key] + (s[key] - inf[key]) * xp.exp(-dt / tau[key])
+    n_comp = v.shape[1]
+    for key, (inf_fn, tau) in _GATES.items():
+        span = ca["spans"].get(GATE_CHANNEL[key])
+        if span is None:
+            continue
+        lo, hi = span
+        vs = v_new[:, lo:hi]
+        inf = inf_fn(xp, vs)
+        decay = _decay(dt / tau(xp, vs)) if callable(tau) else float(np.exp(-dt / tau))
+        upd = inf + (s[key][:, lo:hi] - inf) * decay
+        new[key] = (
+            xp.concatenate([s[key][:, :lo], upd, s[key][:, hi:]], axis=1)
+            if (lo or hi < n_comp)
+            else upd
+        )
     d = _pool_derivatives(xp, p, s, c, ca["irest"])
     for key, dv in d.items():
         new[key] = new[key] + dt * dv

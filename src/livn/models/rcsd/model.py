@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
+
+from livn.errors import ConfigError
+from livn.models.base import SynapseKinetics, step_heaviside
+from livn.models.rcsd import dynamics as D
 from livn.models.rcsd.cells import CellType, exc_cell, inh_cell
 
 #: Point-conductance background noise defaults (SPEC §2.5): µS and ms.
@@ -43,6 +49,80 @@ class ReducedCalciumSomaDendrite:
 
     name = "RCSD"
 
-    def cell_type(self, synapse_type: str) -> CellType:
-        """The cell template for a population of the given synapse type."""
+    def cell_template(self, synapse_type: str) -> CellType:
+        """The compartment template for a population of the given synapse type."""
         return exc_cell() if synapse_type == "excitatory" else inh_cell()
+
+    def cell_type(self, synapse_type: str) -> RCSDCell:
+        """The cell dynamics for a population of the given synapse type."""
+        return RCSDCell(self.cell_template(synapse_type), self.refractory)
+
+    def synapse(self, cell: RCSDCell, section: str, mechanism: str, template: Any):
+        """SPEC §2.4 kinetics of a system synapse template on ``cell``."""
+        upper = mechanism.upper()
+        return SynapseKinetics(
+            target=cell.section_index(section),
+            e=float(template.e),
+            g_unit=float(template.g_unit),
+            tau_rise=float(template.tau_rise),
+            tau_decay=float(template.tau_decay),
+            nmda=upper.startswith("NMDA"),
+            depression=upper.startswith("AMPA"),
+        )
+
+
+class RCSDCell:
+    """:class:`~livn.models.base.CellDynamics` of one RCSD cell template."""
+
+    noise_e_rev = NOISE_E_E
+    noise_i_rev = NOISE_E_I
+
+    def __init__(self, cell: CellType, refractory: float) -> None:
+        self.cell = cell
+        self.name = cell.name
+        self.n_comp = cell.n_comp
+        self.soma = cell.soma
+        self.noise_e_comp = cell.dendrite  # EXC: dendrite; INH: soma (SPEC §2.5)
+        self.noise_i_comp = cell.soma
+        self.v_threshold = cell.v_threshold
+        self.refractory = float(refractory)
+
+    def section_index(self, section: str) -> int:
+        s = section.lower()
+        if s in ("soma", "somatic"):
+            return self.cell.soma
+        if s in ("dendrite", "dend", "apical", "basal"):
+            return self.cell.dendrite
+        if s in ("hillock", "ais", "axon"):
+            return self.cell.sections.index("axon0")
+        if section in self.cell.sections:
+            return self.cell.sections.index(section)
+        valid = ["soma", "dendrite", "hillock", *self.cell.sections]
+        raise ConfigError(
+            f"RCSD {self.name} cells have no section {section!r}. Valid: {', '.join(valid)}."
+        )
+
+    def constants(self, xp: Any, dtype: Any) -> dict:
+        return D.cell_arrays(self.cell, xp, dtype)
+
+    def initial_state(self, n: int, xp: Any, dtype: Any) -> dict:
+        return D.initial_state(self.cell, n, xp, dtype)
+
+    def advance(self, xp, c, s, dt, g_in, ge_in, i_inj, since, heaviside=step_heaviside):
+        new = D.step(xp, c, s, dt, g_in, ge_in, i_inj)
+        v0, v1 = s["v"][:, self.soma], new["v"][:, self.soma]
+        thr = self.v_threshold
+        frac = xp.clip((thr - v0) / xp.where(v1 != v0, v1 - v0, 1.0), 0.0, 1.0)
+        ok = (v0 < thr) & (since + dt * frac > self.refractory)
+        return new, heaviside(v1 - thr) * ok, frac
+
+    def soma_voltage(self, s: dict):
+        return s["v"][:, self.soma]
+
+    def soma_current(self, xp, c, s):
+        cur = D.currents(xp, c["params"], s, active=c["active"])
+        soma = self.soma
+        return cur["i"][:, soma] * c["params"]["area"][soma] * 1e6 - c["i_hold"][soma]
+
+    def field_points(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(self.cell.axis_offsets, float), np.asarray(self.cell.g_axial, float)

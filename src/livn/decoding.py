@@ -1,0 +1,591 @@
+"""Decodings: turn the recordings of one run into an output (seed 004).
+
+A decoding is a callable ``decoding(env, it, t, iv, v, im=None, mp=None)`` with a ``duration``
+in ms. ``env(decoding=D, inputs=X, encoding=E)`` runs ``D.duration`` ms under the stimulus that
+``E`` makes of ``X`` and hands the recordings (see :meth:`livn.env.Env.run`) to ``D``.
+
+The culture statistics are also plain functions of spike gids ``it`` and times ``t`` (ms,
+relative to the start of the run). Rules, exactly as implemented:
+
+* **Window.** Only spikes with ``0 <= t <= duration`` count; every rate divides by the full
+  ``duration``. Gids must lie in ``[0, num_neurons)``.
+* **Bins.** ``ceil(duration / bin_ms)`` bins of ``bin_ms``; bin ``k`` starts at ``k · bin_ms``
+  and the last one ends at ``duration`` (it may be shorter; rates use each bin's own width).
+* **ISI CV.** Per cell with at least ``min_spikes`` spikes: std / mean of its inter-spike
+  intervals (population std, ``ddof = 0``); the result is the mean over those cells.
+* **Network bursts.** A bin is *active* when (a) at least ``min_fraction`` of the cells fire in
+  it and (b) its population rate is at least ``rate_factor`` times the run's mean population
+  rate (so steady firing is not a burst). Runs of consecutive active bins are bursts; bursts
+  whose gap (start of the next minus end of the previous) is below ``gap_ms`` merge. The burst
+  rate is the number of bursts per second of run.
+* **Synchrony.** The Golomb–Rinzel index χ over the cells that spiked at least once, from spike
+  counts ``c_i(b)`` in bins of ``bin_ms``: ``χ² = Var_b(mean_i c_i) / mean_i Var_b(c_i)``.
+  χ = 1 for identical trains and ≈ 1/sqrt(M) for M independent trains.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from livn.errors import ConfigError, did_you_mean, positive_ms
+
+__all__ = [
+    "ChannelRecording",
+    "ChannelSpikes",
+    "CultureStatistics",
+    "CultureStats",
+    "Decoding",
+    "MeanFiringRate",
+    "Raw",
+    "Recording",
+    "burst_rate",
+    "detect_bursts",
+    "firing_rates",
+    "isi_cv",
+    "population_rate",
+    "rate_histogram",
+    "synchrony",
+]
+
+
+# --------------------------------------------------------------------------- result types
+
+
+class Recording(NamedTuple):
+    """The recordings of one run, as :meth:`livn.env.Env.run` returns them.
+
+    Attributes:
+        it: ``[S]`` int gids of the spikes, or None.
+        t: ``[S]`` spike times, ms from the start of the run, or None.
+        iv: ``[R]`` gids of the voltage rows, or None.
+        v: ``[R, n_timesteps]`` membrane voltage, mV, or None.
+        im: ``[Q]`` gids of the membrane-current rows, or None.
+        mp: ``[Q, n_timesteps]`` membrane current, nA, or None.
+    """
+
+    it: Any
+    t: Any
+    iv: Any
+    v: Any
+    im: Any = None
+    mp: Any = None
+
+
+class ChannelSpikes(NamedTuple):
+    """Spikes as the electrodes see them.
+
+    Attributes:
+        channel_ids: ``[C]`` electrode ids, in the MEA's row order.
+        ids: ``{channel id: [S_c] gids}`` of the spikes each channel records.
+        times: ``{channel id: [S_c] times (ms)}`` of those spikes.
+        counts: ``[C]`` int number of spikes per channel (order of ``channel_ids``).
+        rates: ``[C]`` spikes per second per channel, Hz.
+    """
+
+    channel_ids: np.ndarray
+    ids: dict[int, np.ndarray]
+    times: dict[int, np.ndarray]
+    counts: np.ndarray
+    rates: np.ndarray
+
+
+class CultureStats(NamedTuple):
+    """Standard statistics of a culture's spiking (see the module docstring for the rules).
+
+    Attributes:
+        rate: Mean firing rate, Hz per cell.
+        isi_cv: Mean ISI coefficient of variation (NaN if no cell has enough spikes).
+        burst_rate: Network bursts per second, Hz.
+        synchrony: Golomb–Rinzel χ in ``[0, 1]`` (NaN if fewer than two cells spiked).
+    """
+
+    rate: float
+    isi_cv: float
+    burst_rate: float
+    synchrony: float
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _num_neurons(value: Any) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if isinstance(value, bool) or n < 1 or n != value:
+        raise ConfigError(f"num_neurons must be a positive integer; got {value!r}.")
+    return n
+
+
+def _in_range(value: Any, name: str, low: float, high: float, low_open: bool = False) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = math.nan
+    ok = math.isfinite(x) and (x > low if low_open else x >= low) and x <= high
+    if not ok:
+        bracket = "(" if low_open else "["
+        raise ConfigError(f"{name} must be a number in {bracket}{low:g}, {high:g}]; got {value!r}.")
+    return x
+
+
+def _min_spikes(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 2:
+        raise ConfigError(f"min_spikes must be an integer >= 2; got {value!r}.")
+    return int(value)
+
+
+def _check_spikes(
+    it: ArrayLike | None, t: ArrayLike | None, duration: float, num_neurons: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(it int64 [S], t float64 [S])`` restricted to ``0 <= t <= duration``."""
+    if it is None or t is None:
+        raise ConfigError(
+            "no spikes were recorded (it/t is None); call env.record_spikes() before running."
+        )
+    ids = np.asarray(it).reshape(-1)
+    times = np.asarray(t, dtype=np.float64).reshape(-1)
+    if len(ids) != len(times):
+        raise ConfigError(
+            f"it and t must have equal length; got {len(ids)} gids and {len(times)} times."
+        )
+    if ids.size and not np.issubdtype(ids.dtype, np.integer):
+        as_float = ids.astype(np.float64)
+        if not np.all(np.isfinite(as_float)) or np.any(as_float != np.round(as_float)):
+            raise ConfigError("spike gids (it) must be integers.")
+    ids = ids.astype(np.int64)
+    if not np.all(np.isfinite(times)):
+        raise ConfigError("spike times (t) contain NaN or infinite values.")
+    if num_neurons is not None and ids.size:
+        bad = ids[(ids < 0) | (ids >= num_neurons)]
+        if bad.size:
+            raise ConfigError(
+                f"spike gid {int(bad[0])} is out of range for {num_neurons} cells "
+                f"(valid: 0..{num_neurons - 1}); pass the cell count of the system that spiked."
+            )
+    keep = (times >= 0.0) & (times <= duration)
+    return ids[keep], times[keep]
+
+
+def _bins(duration: float, bin_ms: float) -> tuple[int, np.ndarray]:
+    """``(n_bins, edges [n_bins + 1] ms)``; the last bin ends at ``duration``."""
+    n = max(1, math.ceil(duration / bin_ms - 1e-6))
+    edges = np.arange(n + 1, dtype=np.float64) * bin_ms
+    edges[-1] = duration
+    return n, edges
+
+
+def _bin_index(t: np.ndarray, bin_ms: float, n_bins: int) -> np.ndarray:
+    return np.clip(np.floor(t / bin_ms).astype(np.int64), 0, n_bins - 1)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def firing_rates(it: ArrayLike, t: ArrayLike, num_neurons: int, duration: float) -> np.ndarray:
+    """Mean firing rate of each cell over a run.
+
+    Args:
+        it: ``[S]`` int gids of the spikes, in ``[0, num_neurons)``.
+        t: ``[S]`` spike times, ms from the start of the run.
+        num_neurons: Number of cells ``N``.
+        duration: Length of the run, ms (> 0).
+
+    Returns:
+        ``[N]`` float64 rates in Hz (spikes in the window divided by ``duration / 1000``).
+    """
+    n = _num_neurons(num_neurons)
+    duration = positive_ms(duration, "duration")
+    ids, _ = _check_spikes(it, t, duration, n)
+    return np.bincount(ids, minlength=n) / (duration / 1000.0)
+
+
+def population_rate(it: ArrayLike, t: ArrayLike, num_neurons: int, duration: float) -> float:
+    """Mean firing rate of the population, Hz per cell (spikes / (N · duration in s))."""
+    n = _num_neurons(num_neurons)
+    duration = positive_ms(duration, "duration")
+    ids, _ = _check_spikes(it, t, duration, n)
+    return len(ids) / (n * duration / 1000.0)
+
+
+def rate_histogram(
+    it: ArrayLike, t: ArrayLike, num_neurons: int, duration: float, bin_ms: float = 10.0
+) -> np.ndarray:
+    """Population rate over time.
+
+    Args:
+        it: ``[S]`` int gids of the spikes.
+        t: ``[S]`` spike times, ms.
+        num_neurons: Number of cells ``N``.
+        duration: Length of the run, ms.
+        bin_ms: Bin width, ms; the last bin ends at ``duration``.
+
+    Returns:
+        ``[ceil(duration / bin_ms)]`` rates in Hz per cell: spikes in the bin / (N · width in s).
+    """
+    n = _num_neurons(num_neurons)
+    duration = positive_ms(duration, "duration")
+    bin_ms = positive_ms(bin_ms, "bin_ms")
+    _, times = _check_spikes(it, t, duration, n)
+    n_bins, edges = _bins(duration, bin_ms)
+    counts = np.bincount(_bin_index(times, bin_ms, n_bins), minlength=n_bins)
+    return counts / (n * np.diff(edges) / 1000.0)
+
+
+def isi_cv(it: ArrayLike, t: ArrayLike, min_spikes: int = 3) -> float:
+    """Mean coefficient of variation of the inter-spike intervals.
+
+    Args:
+        it: ``[S]`` int gids of the spikes (any order).
+        t: ``[S]`` spike times, ms.
+        min_spikes: Cells with fewer spikes are left out (at least 2).
+
+    Returns:
+        The mean over the qualifying cells of ``std(ISI) / mean(ISI)`` (``ddof = 0``): 0 for a
+        regular train, ≈ 1 for a Poisson train; NaN if no cell qualifies.
+    """
+    min_spikes = _min_spikes(min_spikes)
+    ids, times = _check_spikes(it, t, math.inf)
+    order = np.lexsort((times, ids))
+    ids, times = ids[order], times[order]
+    same = ids[1:] == ids[:-1]
+    isi = np.diff(times)[same]
+    if isi.size == 0:
+        return math.nan
+    _, cell = np.unique(ids[1:][same], return_inverse=True)
+    n_isi = np.bincount(cell)
+    mean = np.bincount(cell, weights=isi) / n_isi
+    std = np.sqrt(np.bincount(cell, weights=(isi - mean[cell]) ** 2) / n_isi)
+    keep = (n_isi + 1 >= min_spikes) & (mean > 0)
+    if not np.any(keep):
+        return math.nan
+    return float(np.mean(std[keep] / mean[keep]))
+
+
+def detect_bursts(
+    it: ArrayLike,
+    t: ArrayLike,
+    num_neurons: int,
+    duration: float,
+    bin_ms: float = 10.0,
+    min_fraction: float = 0.25,
+    rate_factor: float = 2.0,
+    gap_ms: float = 50.0,
+) -> np.ndarray:
+    """Network bursts: intervals in which many cells fire together.
+
+    A bin of ``bin_ms`` is active when at least ``min_fraction`` of the ``num_neurons`` cells
+    fire in it and its population rate is at least ``rate_factor`` times the run's mean rate.
+    Consecutive active bins form a burst; bursts less than ``gap_ms`` apart merge.
+
+    Args:
+        it: ``[S]`` int gids of the spikes, in ``[0, num_neurons)``.
+        t: ``[S]`` spike times, ms.
+        num_neurons: Number of cells ``N``.
+        duration: Length of the run, ms.
+        bin_ms: Bin width, ms (> 0).
+        min_fraction: Fraction of cells that must fire in a bin, in ``(0, 1]``.
+        rate_factor: Multiple of the mean population rate a bin must reach (>= 0).
+        gap_ms: Bursts separated by less than this merge, ms (>= 0).
+
+    Returns:
+        ``[n_bursts, 2]`` float64 rows ``(start, end)`` in ms, on bin edges, in time order.
+    """
+    n = _num_neurons(num_neurons)
+    duration = positive_ms(duration, "duration")
+    bin_ms = positive_ms(bin_ms, "bin_ms")
+    min_fraction = _in_range(min_fraction, "min_fraction", 0.0, 1.0, low_open=True)
+    rate_factor = _in_range(rate_factor, "rate_factor", 0.0, math.inf)
+    gap_ms = _in_range(gap_ms, "gap_ms", 0.0, math.inf)
+    ids, times = _check_spikes(it, t, duration, n)
+    if ids.size == 0:
+        return np.zeros((0, 2))
+    n_bins, edges = _bins(duration, bin_ms)
+    b = _bin_index(times, bin_ms, n_bins)
+    rate = np.bincount(b, minlength=n_bins) / (n * np.diff(edges) / 1000.0)
+    mean_rate = len(ids) / (n * duration / 1000.0)
+    cells = np.bincount(np.unique(b * n + ids) // n, minlength=n_bins)
+    active = (cells >= min_fraction * n - 1e-9) & (rate >= rate_factor * mean_rate)
+    change = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
+    starts, ends = edges[np.flatnonzero(change == 1)], edges[np.flatnonzero(change == -1)]
+    bursts: list[list[float]] = []
+    for start, end in zip(starts, ends, strict=True):
+        if bursts and start - bursts[-1][1] < gap_ms:
+            bursts[-1][1] = end
+        else:
+            bursts.append([start, end])
+    return np.asarray(bursts, dtype=np.float64).reshape(-1, 2)
+
+
+def burst_rate(
+    it: ArrayLike,
+    t: ArrayLike,
+    num_neurons: int,
+    duration: float,
+    bin_ms: float = 10.0,
+    min_fraction: float = 0.25,
+    rate_factor: float = 2.0,
+    gap_ms: float = 50.0,
+) -> float:
+    """Network bursts per second, Hz (:func:`detect_bursts` count / ``duration`` in s)."""
+    bursts = detect_bursts(it, t, num_neurons, duration, bin_ms, min_fraction, rate_factor, gap_ms)
+    return len(bursts) / (positive_ms(duration, "duration") / 1000.0)
+
+
+def synchrony(it: ArrayLike, t: ArrayLike, duration: float, bin_ms: float = 5.0) -> float:
+    """Golomb–Rinzel synchrony index χ of the cells that spiked.
+
+    With ``c_i(b)`` the spike count of cell ``i`` in bin ``b`` (bins of ``bin_ms``, see the
+    module docstring) over the ``M`` cells with at least one spike:
+    ``χ² = Var_b(mean_i c_i(b)) / mean_i Var_b(c_i(b))`` (variances over bins, ``ddof = 0``).
+
+    Args:
+        it: ``[S]`` int gids of the spikes.
+        t: ``[S]`` spike times, ms.
+        duration: Length of the run, ms.
+        bin_ms: Bin width, ms (> 0).
+
+    Returns:
+        χ in ``[0, 1]``: 1 for identical trains, ≈ 1/sqrt(M) for independent ones; NaN if fewer
+        than two cells spiked or no cell's count varies.
+    """
+    duration = positive_ms(duration, "duration")
+    bin_ms = positive_ms(bin_ms, "bin_ms")
+    ids, times = _check_spikes(it, t, duration)
+    cells, cell = np.unique(ids, return_inverse=True)
+    m = len(cells)
+    if m < 2:
+        return math.nan
+    n_bins, _ = _bins(duration, bin_ms)
+    b = _bin_index(times, bin_ms, n_bins)
+    occupied, counts = np.unique(cell * n_bins + b, return_counts=True)
+    sum_sq = np.bincount(occupied // n_bins, weights=counts.astype(np.float64) ** 2, minlength=m)
+    mean_i = np.bincount(cell, minlength=m) / n_bins
+    var_cells = np.mean(sum_sq / n_bins - mean_i**2)
+    var_pop = np.var(np.bincount(b, minlength=n_bins) / m)
+    if var_cells <= 0:
+        return math.nan
+    return float(math.sqrt(var_pop / var_cells))
+
+
+# --------------------------------------------------------------------------- decodings
+
+
+@dataclass
+class Decoding:
+    """Base of all decodings: a run length and ``__call__(env, *recordings)``.
+
+    Args:
+        duration: Length of the run the decoding reads, ms (> 0).
+
+    Raises:
+        ConfigError: For a non-positive or non-numeric ``duration``.
+    """
+
+    duration: float
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        try:
+            self.duration = positive_ms(self.duration, f"{name} duration")
+        except ConfigError as e:
+            raise ConfigError(
+                f"{e} Pass the run length in ms, e.g. {name}(duration=1000)."
+            ) from None
+
+    def __call__(
+        self,
+        env: Any,
+        it: ArrayLike | None,
+        t: ArrayLike | None,
+        iv: ArrayLike | None,
+        v: ArrayLike | None,
+        im: ArrayLike | None = None,
+        mp: ArrayLike | None = None,
+    ) -> Any:
+        """Decode the recordings of one run of ``duration`` ms (see :class:`Recording`)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement __call__.")
+
+
+def _check_population(population: Any) -> None:
+    if population is not None and not isinstance(population, str):
+        raise ConfigError(f"population must be a population name or None; got {population!r}.")
+
+
+def _population_spikes(
+    env: Any, population: str | None, it: Any, t: Any, duration: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Spikes in the window as ``(local gids, times, cell count)`` of ``population`` (or all)."""
+    total = int(env.system.num_neurons)
+    ids, times = _check_spikes(it, t, duration, total)
+    if population is None:
+        return ids, times, total
+    ranges = env.system.population_ranges
+    if population not in ranges:
+        names = list(ranges)
+        raise ConfigError(
+            f"unknown population {population!r}. Valid: {', '.join(names)}."
+            f"{did_you_mean(population, names)}"
+        )
+    start, count = (int(x) for x in ranges[population])
+    keep = (ids >= start) & (ids < start + count)
+    return ids[keep] - start, times[keep], count
+
+
+@dataclass
+class Raw(Decoding):
+    """The recordings unchanged, as a :class:`Recording` ``(it, t, iv, v, im, mp)``."""
+
+    def __call__(
+        self,
+        env: Any,
+        it: ArrayLike | None,
+        t: ArrayLike | None,
+        iv: ArrayLike | None,
+        v: ArrayLike | None,
+        im: ArrayLike | None = None,
+        mp: ArrayLike | None = None,
+    ) -> Recording:
+        return Recording(it, t, iv, v, im, mp)
+
+
+@dataclass
+class MeanFiringRate(Decoding):
+    """Per-cell mean firing rate over the run (needs recorded spikes).
+
+    Args:
+        duration: Length of the run, ms.
+        population: Only this population's cells (in gid order); default all cells.
+
+    Returns (when called):
+        ``[N]`` rates in Hz, ``N`` the number of cells (of the population).
+    """
+
+    population: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_population(self.population)
+
+    def __call__(
+        self,
+        env: Any,
+        it: ArrayLike | None,
+        t: ArrayLike | None,
+        iv: ArrayLike | None,
+        v: ArrayLike | None,
+        im: ArrayLike | None = None,
+        mp: ArrayLike | None = None,
+    ) -> np.ndarray:
+        ids, times, n = _population_spikes(env, self.population, it, t, self.duration)
+        return firing_rates(ids, times, n, self.duration)
+
+
+@dataclass
+class ChannelRecording(Decoding):
+    """Spikes per electrode of ``env.io`` (an MEA) and their counts and rates.
+
+    Args:
+        duration: Length of the run, ms.
+        output_radius: Overrides the MEA's recording radius, µm; default the MEA's.
+
+    Returns (when called):
+        :class:`ChannelSpikes`; ``counts``/``rates`` are ``[n_channels]`` in the MEA's order.
+    """
+
+    output_radius: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.output_radius is not None:
+            self.output_radius = _in_range(
+                self.output_radius, "output_radius (µm)", 0.0, math.inf, low_open=True
+            )
+
+    def __call__(
+        self,
+        env: Any,
+        it: ArrayLike | None,
+        t: ArrayLike | None,
+        iv: ArrayLike | None,
+        v: ArrayLike | None,
+        im: ArrayLike | None = None,
+        mp: ArrayLike | None = None,
+    ) -> ChannelSpikes:
+        ids, times = _check_spikes(it, t, self.duration, int(env.system.num_neurons))
+        cit, ct = env.io.channel_recording(
+            env.system.neuron_coordinates, ids, times, output_radius=self.output_radius
+        )
+        channel_ids = np.asarray(env.io.channel_ids, dtype=np.int64)
+        counts = np.array([len(cit[int(c)]) for c in channel_ids], dtype=np.int64)
+        return ChannelSpikes(channel_ids, cit, ct, counts, counts / (self.duration / 1000.0))
+
+
+@dataclass
+class CultureStatistics(Decoding):
+    """Rate, ISI CV, network burst rate and synchrony of the run (see the module docstring).
+
+    Args:
+        duration: Length of the run, ms.
+        bin_ms: Bin width for burst detection, ms.
+        min_fraction: Fraction of cells that must fire in a burst bin, in ``(0, 1]``.
+        rate_factor: Multiple of the mean rate a burst bin must reach.
+        gap_ms: Bursts closer than this merge, ms.
+        synchrony_bin_ms: Bin width for the synchrony index, ms.
+        min_spikes: Spikes a cell needs to enter the ISI CV (>= 2).
+        population: Only this population's cells; default all cells.
+
+    Returns (when called):
+        :class:`CultureStats`.
+    """
+
+    bin_ms: float = 10.0
+    min_fraction: float = 0.25
+    rate_factor: float = 2.0
+    gap_ms: float = 50.0
+    synchrony_bin_ms: float = 5.0
+    min_spikes: int = 3
+    population: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_population(self.population)
+        self.bin_ms = positive_ms(self.bin_ms, "bin_ms")
+        self.synchrony_bin_ms = positive_ms(self.synchrony_bin_ms, "synchrony_bin_ms")
+        self.min_fraction = _in_range(self.min_fraction, "min_fraction", 0.0, 1.0, low_open=True)
+        self.rate_factor = _in_range(self.rate_factor, "rate_factor", 0.0, math.inf)
+        self.gap_ms = _in_range(self.gap_ms, "gap_ms", 0.0, math.inf)
+        self.min_spikes = _min_spikes(self.min_spikes)
+
+    def __call__(
+        self,
+        env: Any,
+        it: ArrayLike | None,
+        t: ArrayLike | None,
+        iv: ArrayLike | None,
+        v: ArrayLike | None,
+        im: ArrayLike | None = None,
+        mp: ArrayLike | None = None,
+    ) -> CultureStats:
+        ids, times, n = _population_spikes(env, self.population, it, t, self.duration)
+        return CultureStats(
+            rate=population_rate(ids, times, n, self.duration),
+            isi_cv=isi_cv(ids, times, self.min_spikes),
+            burst_rate=burst_rate(
+                ids,
+                times,
+                n,
+                self.duration,
+                self.bin_ms,
+                self.min_fraction,
+                self.rate_factor,
+                self.gap_ms,
+            ),
+            synchrony=synchrony(ids, times, self.duration, self.synchrony_bin_ms),
+        )
