@@ -31,7 +31,6 @@ from livn.models.base import step_heaviside
 from livn.models.rcsd.model import NMDA_MG, STD_TAU_REC, STD_U
 
 F32 = jnp.float32
-UNROLL = 1
 DELIVERY = ("auto", "gather", "scatter")
 
 
@@ -47,6 +46,27 @@ def _surrogate_jvp(primals, tangents):
     return surrogate_heaviside(x), dx / (1.0 + jnp.abs(x)) ** 2
 
 
+def for_each_chunk(mask, k: int, body, carry):
+    """Apply ``body(indices [k], carry)`` to the set entries of ``mask`` ``k`` at a time.
+
+    Indices come from ``top_k`` (much cheaper than ``nonzero`` on CPU); a chunk may contain
+    unset entries when fewer than ``k`` remain — ``body`` must make those a no-op (their
+    ``mask`` value is 0). Runs zero iterations when nothing is set.
+    """
+    key = mask.astype(F32)
+
+    def cond(c):
+        return jnp.any(c[0] > 0)
+
+    def step(c):
+        key, carry = c
+        _, idx = jax.lax.top_k(key, k)
+        carry = body(idx, carry)
+        return key.at[idx].set(0.0), carry
+
+    return jax.lax.while_loop(cond, step, (key, carry))[1]
+
+
 class Engine:
     """Runs a :class:`Network` of one model's cells.
 
@@ -59,7 +79,7 @@ class Engine:
     """
 
     def __init__(self, network: Network, model: Any, seed: int = 0, delivery: str = "auto",
-                 chunk: int = 64):  # fmt: skip
+                 chunk: int = 8):  # fmt: skip
         from livn.errors import ConfigError
 
         if delivery not in DELIVERY:
@@ -177,8 +197,10 @@ class Engine:
             vals = state["hist"].reshape(-1)[flat]
             return (vals * tb["valid"]).sum(axis=1), state
         r = t_step % net.ring
-        row = state["fut"][r, : net.n_slots]
-        return row, {**state, "fut": state["fut"].at[r].set(0.0)}
+        row = jax.lax.dynamic_slice_in_dim(state["fut"], r, 1)[0, : net.n_slots]
+        # the barrier orders the read before the in-place clear (else XLA copies the ring)
+        row, fut = jax.lax.optimization_barrier((row, state["fut"]))
+        return row, {**state, "fut": fut.at[r].set(0.0)}
 
     def _deliver(self, state, spk, rel):
         """Record this step's spikes (``spk`` [N]) and depressed releases (``rel`` [N])."""
@@ -187,20 +209,14 @@ class Engine:
         if self.delivery == "gather":
             row = jnp.concatenate([spk, rel])
             return {**state, "hist": state["hist"].at[t_step % net.ring].set(row)}
-        n, k = net.num_neurons, self.chunk
-        count = jnp.sum(spk > 0)
-        val_spk = jnp.concatenate([spk, jnp.zeros(1, F32)])
-        val_rel = jnp.concatenate([rel, jnp.zeros(1, F32)])
+        k = min(self.chunk, net.num_neurons)
 
-        def body(c):
-            i, fut = c
-            (idx,) = jnp.nonzero(spk > 0, size=n + k, fill_value=n)
-            pres = jax.lax.dynamic_slice(idx, (i * k,), (k,))
+        def body(pres, fut):
             rows = (t_step + tb["delay"][pres]) % net.ring
-            vals = jnp.where(tb["std"][pres], val_rel[pres][:, None], val_spk[pres][:, None])
-            return i + 1, fut.at[rows, tb["slot"][pres]].add(vals)
+            vals = jnp.where(tb["std"][pres], rel[pres][:, None], spk[pres][:, None])
+            return fut.at[rows, tb["slot"][pres]].add(vals, mode="promise_in_bounds")
 
-        _, fut = jax.lax.while_loop(lambda c: c[0] * k < count, body, (0, state["fut"]))
+        fut = for_each_chunk(spk > 0, k, body, state["fut"])
         return {**state, "fut": fut}
 
     def _step(self, state, params, inj, z, heaviside):
@@ -298,17 +314,19 @@ class Engine:
         return out
 
     def _run_impl(self, cfg, state, params, stim, stim_dt, key, maps):
-        n_blocks, n_rem, record_v, record_im, mode, stim_kind, cap = cfg
+        n_blocks, n_rem, record_v, record_im, mode, stim_kind, cap, noise = cfg
         n = self.net.num_neurons
         params = {**params, "derived": self._derived(params)}
         heaviside = surrogate_heaviside if mode == "mask" else step_heaviside
-        k_rec = min(n, 512) if n else 1
+        k_rec = min(n, 64) if n else 1
 
         def steps(carry, length, tag):
             st, local = carry
-            z = jax.random.normal(
-                jax.random.fold_in(jax.random.fold_in(key, tag), st["step"]), (length, n, 2), F32
-            )
+            if noise:
+                k = jax.random.fold_in(jax.random.fold_in(key, tag), st["step"])
+                z = jax.random.normal(k, (length, n, 2), F32)
+            else:  # no noise: skip the random numbers (the OU state decays deterministically)
+                z = jnp.zeros((length, n, 2), F32)
 
             def one(c, zi):
                 st, local, blk_t, blk_m = c
@@ -319,26 +337,29 @@ class Engine:
                 return (st, local + 1, blk_t, blk_m + spk), None
 
             init = (st, local, jnp.full(n, -1.0, F32), jnp.zeros(n, F32))
-            (st, local, blk_t, blk_m), _ = jax.lax.scan(one, init, z, unroll=UNROLL)
+            if length == 1:  # no inner loop (its carry boundary would copy the delivery ring)
+                (st, local, blk_t, blk_m), _ = one(init, z[0])
+            else:
+                (st, local, blk_t, blk_m), _ = jax.lax.scan(one, init, z)
             return (st, local), blk_t, blk_m
 
         def record_spikes(buf, blk_t):
             buf_i, buf_t, ptr, over = buf
             m = blk_t >= 0
             count = jnp.sum(m).astype(jnp.int32)
-
-            def write(c):
-                j, bi, bt, p = c
-                (idx,) = jnp.nonzero(m, size=n + k_rec, fill_value=0)
-                sel = jax.lax.dynamic_slice(idx, (j * k_rec,), (k_rec,)).astype(jnp.int32)
-                bi = jax.lax.dynamic_update_slice(bi, sel, (p,))
-                bt = jax.lax.dynamic_update_slice(bt, blk_t[sel], (p,))
-                return j + 1, bi, bt, p + jnp.minimum(k_rec, count - j * k_rec)
-
             fits = ptr + count <= cap
-            _, buf_i, buf_t, new_ptr = jax.lax.while_loop(
-                lambda c: fits & (c[0] * k_rec < count), write, (0, buf_i, buf_t, ptr)
-            )
+
+            def write(sel, c):
+                bi, bt, p = c
+                valid = m[sel]
+                # valid entries first, so advancing by their number keeps the buffer dense
+                order = jnp.argsort(~valid, stable=True)
+                sel = sel[order]
+                bi = jax.lax.dynamic_update_slice(bi, sel.astype(jnp.int32), (p,))
+                bt = jax.lax.dynamic_update_slice(bt, blk_t[sel], (p,))
+                return bi, bt, p + jnp.sum(valid).astype(jnp.int32)
+
+            buf_i, buf_t, new_ptr = for_each_chunk(m & fits, k_rec, write, (buf_i, buf_t, ptr))
             return buf_i, buf_t, new_ptr, over + jnp.where(fits, 0, count)
 
         t0 = state["step"].astype(F32) * self.dt
@@ -381,7 +402,8 @@ class Engine:
             stim = jnp.zeros((1, self.net.num_neurons), F32)
             stim_dt, stim_kind = 1e9, "cells"
         cap = int(capacity) if capacity else self.default_capacity(n_steps)
-        cfg = (n_blocks, n_rem, bool(record_v), bool(record_im), mode, stim_kind, cap)
+        cfg = (n_blocks, n_rem, bool(record_v), bool(record_im), mode, stim_kind, cap,
+               self.noise_active(params))  # fmt: skip
         sig = (*cfg, tuple(stim.shape))
         fn = self._compiled.get(sig)
         if fn is None:
@@ -402,7 +424,8 @@ class Engine:
             stim = jnp.zeros((1, self.net.num_neurons), F32)
             stim_dt, stim_kind, batched_stim = 1e9, "cells", False
         cap = int(capacity) if capacity else self.default_capacity(n_steps)
-        cfg = (n_blocks, n_rem, bool(record_v), bool(record_im), "events", stim_kind, cap)
+        cfg = (n_blocks, n_rem, bool(record_v), bool(record_im), "events", stim_kind, cap,
+               self.noise_active(params))  # fmt: skip
         sig = ("batch", *cfg, tuple(stim.shape), batched_stim)
         fn = self._compiled.get(sig)
         if fn is None:
@@ -411,6 +434,18 @@ class Engine:
             self._compiled[sig] = fn
         return fn(state, params, jnp.asarray(stim, F32), jnp.asarray(stim_dt, F32), keys,
                   maps or [])  # fmt: skip
+
+    @staticmethod
+    def noise_active(params) -> bool:
+        """Whether any cell has a random background conductance (part of the compile key:
+        switching noise on or off recompiles once; changing its level does not)."""
+        try:
+            on = float(params["noise_on"]) != 0.0
+            std = params["noise"]
+            return on and bool(np.any(np.asarray(std["std_e"]) != 0) or
+                               np.any(np.asarray(std["std_i"]) != 0))  # fmt: skip
+        except (TypeError, jax.errors.ConcretizationTypeError):
+            return True  # traced parameters: keep the noise
 
     def default_capacity(self, n_steps: int) -> int:
         """Spike buffer size: every cell at 200 Hz on average, rounded up to a power of two."""
