@@ -16,6 +16,9 @@ PUBLIC = {
     "livn.system": ["System", "Projection", "make", "predefined", "PREDEFINED", "cache_dir"],
     "livn.io": ["MEA"],
     "livn.stimulus": ["Stimulus"],
+    "livn.models": ["ReducedCalciumSomaDendrite", "LIF", "Izhikevich"],
+    "livn.decoding": ["Decoding", "Raw", "MeanFiringRate", "ChannelRecording", "CultureStatistics"],
+    "livn.encoding": ["Encoding", "NoInput", "ElectrodePulses"],
     "livn.workflows": ["get", "WORKFLOWS"],
     "livn.workflows.generate_2d": ["Generate2D", "CultureConfig", "rectangle", "disk"],
     "livn.errors": [
