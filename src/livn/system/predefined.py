@@ -6,12 +6,17 @@ The original distributes these systems from a hub. Here each one is a generator 
 ``systems/<NAME>-<hash>``. The hash covers the config, the directory format version and the
 generator version, so a changed definition never reuses a stale build. Concurrent first uses
 are safe: builders serialise on a file lock and publish the directory with an atomic rename.
+
+A config may carry tuned model defaults (``defaults: {RCSD: {weights: ..., noise: ...}}``, see
+:func:`resolve_defaults`); the build resolves them into explicit keys and writes
+``params/<MODEL>.json``, which :meth:`livn.env.Env.apply_model_defaults` applies.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -22,11 +27,16 @@ from typing import Any
 import yaml
 
 from livn import _fs
-from livn.errors import NotAvailableError, UnknownSystemError, did_you_mean
+from livn.errors import ConfigError, NotAvailableError, UnknownSystemError, did_you_mean
 from livn.system.graph import FORMAT_VERSION
+from livn.system.synapses import TRANSMITTERS, weight_name
 
-#: Bump when the culture generator's algorithm changes what a config produces.
-GENERATOR_VERSION = 2
+#: Bump when the culture generator's algorithm changes what a config produces
+#: (3: ``params/RCSD.json`` from the config's tuned ``defaults``).
+GENERATOR_VERSION = 3
+
+#: Background-noise parameter names (SPEC §2.5), valid in a ``defaults`` noise block.
+NOISE_NAMES: tuple[str, ...] = ("g_e0", "g_i0", "std_e", "std_i", "tau_e", "tau_i")
 
 #: Names of the predefined systems that can be built offline.
 PREDEFINED: tuple[str, ...] = ("EI1", "EI2", "EI3", "EI4", "E", "E5I", "E3I", "EI")
@@ -48,10 +58,94 @@ def cache_dir() -> Path:
 
 
 def definition(name: str) -> dict[str, Any]:
-    """The shipped definition of a predefined system: ``{"name", "culture", "mea"}``."""
+    """The shipped definition of a predefined system: ``{"name", "culture", "mea", "defaults"}``."""
     _check_name(name)
     text = resources.files("livn.system").joinpath("configs", f"{name}.yml").read_text("utf-8")
     return yaml.safe_load(text)
+
+
+def _noise_defaults() -> dict[str, float]:
+    from livn.models.rcsd.model import NOISE_DEFAULTS
+
+    return dict(NOISE_DEFAULTS)
+
+
+def resolve_defaults(graph, block: dict[str, Any] | None) -> dict[str, dict[str, float]]:
+    """Explicit ``{"weights": {key: value}, "noise": {name: value}}`` from a rule block.
+
+    ``block["weights"]`` holds scale factors on each mechanism's template weight (number of
+    release sites), looked up per weight key: an entry for the full key (e.g.
+    ``EXC_INH-soma-GABA_A-weight``) is the weight itself; otherwise the weight is
+    ``template × S × M`` with ``S`` the entry for the projection (``"EXC->INH"``) or else for
+    its synapse type (``excitatory`` / ``inhibitory``; 1 if absent) and ``M`` the entry for the
+    mechanism name (``AMPA``, ``NMDA``, ``GABA_A``; 1 if absent). ``block["noise"]`` overrides
+    the SPEC §2.5 built-in noise; names may be population-prefixed (``EXC-g_e0``). Every weight
+    key of the system appears in the result, and every noise name (prefixed ones last).
+
+    Args:
+        graph: The system's :class:`~livn.system.graph.GraphInfo`.
+        block: The ``defaults: RCSD:`` mapping of a config, or ``None`` for the built-ins.
+
+    Raises:
+        ConfigError: For an unknown key in the block.
+    """
+    block = dict(block or {})
+    unknown = set(block) - {"weights", "noise"}
+    if unknown:
+        raise ConfigError(f"defaults: unknown entries {sorted(unknown)}; valid: weights, noise.")
+    rules = {str(k): float(v) for k, v in (block.get("weights") or {}).items()}
+    keys = [weight_name(p.post, p.pre, p.section, m) for p in graph.projections
+            for m in p.mechanisms]  # fmt: skip
+    mechanisms = {m for t in TRANSMITTERS.values() for m in t}
+    projections = {f"{p.pre}->{p.post}" for p in graph.projections}
+    valid = {"excitatory", "inhibitory", *mechanisms, *projections, *keys}
+    bad = sorted(set(rules) - valid)
+    if bad:
+        raise ConfigError(
+            f"defaults: unknown weight rule(s) {bad}. Valid: excitatory, inhibitory, a "
+            f"mechanism ({', '.join(sorted(mechanisms))}), a projection "
+            f"({', '.join(sorted(projections))}) or a weight key."
+        )
+    weights: dict[str, float] = {}
+    for p in graph.projections:
+        scale = rules.get(f"{p.pre}->{p.post}", rules.get(p.type, 1.0))
+        for mech, info in p.mechanisms.items():
+            key = weight_name(p.post, p.pre, p.section, mech)
+            value = rules.get(key, info.weight * scale * rules.get(mech, 1.0))
+            weights[key] = round(float(value), 6)
+
+    noise = _noise_defaults()
+    populations = {p.name for p in graph.populations}
+    prefixed: dict[str, float] = {}
+    for key, value in (block.get("noise") or {}).items():
+        pop, _, name = str(key).rpartition("-")
+        if name not in NOISE_NAMES or (pop and pop not in populations):
+            raise ConfigError(
+                f"defaults: unknown noise parameter {key!r}. Valid: {', '.join(NOISE_NAMES)}, "
+                "optionally prefixed by a population ('EXC-g_e0')."
+            )
+        if float(value) < 0:
+            raise ConfigError(f"defaults: noise parameter {key!r} must be >= 0, got {value}.")
+        (prefixed if pop else noise)[str(key)] = float(value)
+    return {"weights": weights, "noise": {**noise, **prefixed}}
+
+
+def _write_model_defaults(spec: dict[str, Any], directory: Path) -> None:
+    from livn.system.graph import read_graph
+
+    models = spec.get("defaults") or {}
+    if not models:
+        return
+    if set(models) != {"RCSD"}:
+        raise ConfigError(
+            f"defaults: only the RCSD model has tuned defaults, got {sorted(models)}."
+        )
+    graph = read_graph(str(directory))
+    (directory / "params").mkdir(exist_ok=True)
+    for model, block in models.items():
+        resolved = resolve_defaults(graph, block)
+        text = json.dumps(resolved, indent=2, sort_keys=False) + "\n"
+        (directory / "params" / f"{model}.json").write_text(text, encoding="utf-8")
 
 
 def _definition_hash(name: str) -> str:
@@ -123,6 +217,7 @@ def _build(name: str, target: Path) -> None:
             mea = None
         if mea is not None:
             mea.save(built)
+        _write_model_defaults(spec, built)
         try:
             os.rename(built, target)
         except OSError:
