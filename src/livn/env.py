@@ -114,11 +114,20 @@ class Env:
         if self.engine is None:
             raise ConfigError("the Env is not initialised; call env.init() first.")
 
-    def clear(self) -> Env:
-        """Reset the simulation to t = 0 (state, synapses, noise stream position)."""
+    def clear(self, seed: int | None = None) -> Env:
+        """Reset the simulation to t = 0 (state, synapses, noise stream position).
+
+        Args:
+            seed: A new seed for the noise from now on (default: keep :attr:`seed`); a
+                cleared Env with seed ``s`` runs exactly like a new ``Env(..., seed=s)``.
+        """
         self._check_init()
         import jax
 
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+                raise ConfigError(f"seed must be an integer; got {seed!r}.")
+            self.seed = int(seed)
         self.state = self.engine.initial_state()
         self.key = jax.random.key(self.seed)
         self.t = 0.0

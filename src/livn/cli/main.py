@@ -4,6 +4,7 @@ livn --version
 livn systems list
 livn systems inspect SYSTEM [--json]
 livn systems generate_2d [key=value ...] [--launch] [--mea] [--plot [FILE]] [--inspect]
+livn systems [mpi|slurm] sample [key=value ...] [--launch] [--merge] [--publish REPO_ID]
 """
 
 from __future__ import annotations
@@ -131,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an existing, different system or mea.json"
     )
     p.set_defaults(func=_cmd_generate_2d)
+
+    from livn.cli.sample import add_parsers as _add_sample
+
+    _add_sample(ssub)
     return parser
 
 

@@ -10,7 +10,10 @@ from typing import Any
 
 from livn.errors import ConfigError, did_you_mean
 
-WORKFLOWS = {"generate_2d": "livn.workflows.generate_2d:Generate2D"}
+WORKFLOWS = {
+    "generate_2d": "livn.workflows.generate_2d:Generate2D",
+    "sample": "livn.workflows.sample:Sample",
+}
 
 
 def get(name: str, config: Mapping[str, Any] | None = None, **overrides: Any):

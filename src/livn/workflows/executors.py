@@ -1,0 +1,362 @@
+"""Executors: run independent units of work (samples, sweep stimuli) serially, in local worker
+processes, or across MPI ranks — with the same results whichever runs them.
+
+A *unit* is ``(index, uid, payload)``: an int, a unique string id and a JSON-serialisable dict.
+A *worker* is a ``"package.module:function"`` path called as ``function(context, unit)`` in a
+worker process; it writes the unit's output itself (atomically) and raises on failure. The
+``context`` (JSON-serialisable) is sent once per worker process, which may cache expensive
+state keyed by it (a compiled Env). Units are independent, so the order in which workers
+finish them never changes their outputs.
+
+* ``serial``: in this process, one unit after another.
+* ``local`` (default): ``processes`` worker processes on this machine (default: all cores),
+  started as ``python -m livn.workflows.executors`` (no ``fork``: JAX is not fork-safe, and no
+  re-import of the user's script). A unit that raises is recorded as failed; a worker process
+  that dies (killed, out of memory) fails its unit and is replaced; the rest completes.
+* ``mpi``: under ``mpiexec -n N``: rank 0 is the controller and hands units to
+  ``(N - 1) // nprocs_per_worker`` workers (the first rank of each group of
+  ``nprocs_per_worker``; the JAX backend runs one simulation on one rank, so the other ranks of
+  a group stay idle). Every rank calls :func:`run_units`; only rank 0 gets the report.
+
+``auto`` picks ``mpi`` when the process was started by ``mpiexec`` with more than one rank,
+else ``local``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import selectors
+import subprocess
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from livn.errors import ConfigError, did_you_mean
+
+__all__ = ["EXECUTORS", "Report", "Unit", "mpi_world_size", "resolve_executor", "run_units"]
+
+#: Executor names accepted by :func:`run_units`.
+EXECUTORS: tuple[str, ...] = ("auto", "local", "serial", "mpi")
+
+#: ``(index, uid, payload)``.
+Unit = tuple[int, str, dict]
+
+#: ``progress(done, total, uid, status)`` with status ``"ok"`` or ``"failed"``; ``start(uid)``.
+Progress = Callable[[int, int, str, str], None]
+
+_MPI_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_SIZE")
+
+
+@dataclass
+class Report:
+    """Outcome of :func:`run_units` (on the controller).
+
+    Attributes:
+        completed: uids that finished, in completion order.
+        failed: uid → error message for each unit that raised or whose worker died.
+        controller: False on MPI worker ranks (which did the work but hold no report).
+    """
+
+    completed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    controller: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def mpi_world_size() -> int:
+    """Number of ranks this process was started with by ``mpiexec`` (1 when not under MPI)."""
+    for var in _MPI_SIZE_VARS:
+        value = os.environ.get(var)
+        if value and value.isdigit():
+            return int(value)
+    return 1
+
+
+def resolve_executor(name: str) -> str:
+    """Validate an executor name and resolve ``auto``."""
+    if name not in EXECUTORS:
+        raise ConfigError(
+            f"unknown executor {name!r}. Valid: {', '.join(EXECUTORS)}.{did_you_mean(name, EXECUTORS)}"
+        )
+    if name == "auto":
+        return "mpi" if mpi_world_size() > 1 else "local"
+    return name
+
+
+def _load(worker: str) -> Callable[[dict, Unit], Any]:
+    module, _, attr = worker.partition(":")
+    if not module or not attr:
+        raise ConfigError(f"worker must be 'package.module:function'; got {worker!r}.")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _error_text(exc: BaseException) -> str:
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" ({tb[-1].filename}:{tb[-1].lineno})" if tb else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def run_units(
+    units: Sequence[Unit],
+    worker: str,
+    context: Mapping[str, Any],
+    executor: str = "auto",
+    processes: int | None = None,
+    nprocs_per_worker: int = 1,
+    progress: Progress | None = None,
+    start: Callable[[str], None] | None = None,
+) -> Report:
+    """Run every unit with ``worker`` on the chosen executor (see the module docstring).
+
+    Args:
+        units: The units to run (each uid unique).
+        worker: ``"package.module:function"``, called as ``function(context, unit)``.
+        context: JSON-serialisable dict given to every call.
+        executor: ``auto``, ``local``, ``serial`` or ``mpi``.
+        processes: Worker processes for ``local`` (default: the number of cores available).
+        nprocs_per_worker: MPI ranks per worker (``mpi`` only).
+        progress: Called on the controller as each unit finishes.
+        start: Called on the controller when a unit is handed to a worker.
+
+    Returns:
+        The :class:`Report`.
+    """
+    kind = resolve_executor(executor)
+    uids = [u[1] for u in units]
+    if len(set(uids)) != len(uids):
+        raise ConfigError("unit ids must be unique.")
+    context = json.loads(json.dumps(context))  # JSON-serialisable, and identical for every kind
+    if kind == "serial":
+        return _run_serial(units, worker, context, progress, start)
+    if kind == "local":
+        n = processes if processes is not None else len(os.sched_getaffinity(0))
+        if int(n) < 1:
+            raise ConfigError(f"processes must be >= 1; got {processes!r}.")
+        return _run_local(units, worker, context, int(n), progress, start)
+    return _run_mpi(units, worker, context, int(nprocs_per_worker), progress, start)
+
+
+def _run_serial(units, worker, context, progress, start) -> Report:
+    fn = _load(worker)
+    report = Report()
+    for i, unit in enumerate(units):
+        uid = unit[1]
+        if start:
+            start(uid)
+        try:
+            fn(context, unit)
+            report.completed.append(uid)
+            status = "ok"
+        except Exception as e:
+            report.failed[uid] = _error_text(e)
+            status = "failed"
+        if progress:
+            progress(i + 1, len(units), uid, status)
+    return report
+
+
+# ---------------------------------------------------------------------------- local processes
+class _Proc:
+    """One worker process speaking JSON lines: unit in on stdin, result out on its own pipe."""
+
+    def __init__(self, worker: str, context: dict) -> None:
+        read_fd, write_fd = os.pipe()
+        env = dict(os.environ)
+        env["LIVN_EXECUTOR_FD"] = str(write_fd)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "livn.workflows.executors"],
+            stdin=subprocess.PIPE,
+            pass_fds=(write_fd,),
+            env=env,
+            text=True,
+        )
+        os.close(write_fd)
+        self.out = os.fdopen(read_fd, "r")
+        self.unit: Unit | None = None
+        self.send({"worker": worker, "context": context})
+
+    def send(self, message: Any) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.flush()
+
+    def close(self) -> None:
+        try:
+            if self.proc.poll() is None and self.proc.stdin:
+                self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        finally:
+            self.out.close()
+
+
+def _run_local(units, worker, context, processes, progress, start) -> Report:
+    report = Report()
+    pending = list(units)[::-1]
+    total = len(pending)
+    done = 0
+    sel = selectors.DefaultSelector()
+    procs: list[_Proc] = []
+
+    def assign(p: _Proc) -> None:
+        unit = pending.pop()
+        p.unit = unit
+        if start:
+            start(unit[1])
+        p.send({"unit": list(unit)})
+
+    def spawn() -> None:
+        p = _Proc(worker, context)
+        procs.append(p)
+        sel.register(p.out, selectors.EVENT_READ, p)
+        assign(p)
+
+    try:
+        for _ in range(min(processes, total)):
+            spawn()
+        while procs:
+            for key, _ in sel.select():
+                p: _Proc = key.data
+                line = p.out.readline()
+                unit = p.unit
+                assert unit is not None
+                if line:
+                    msg = json.loads(line)
+                    status = msg["status"]
+                    if status == "ok":
+                        report.completed.append(unit[1])
+                    else:
+                        report.failed[unit[1]] = msg["error"]
+                    alive = True
+                else:  # EOF: the worker died
+                    code = p.proc.wait()
+                    report.failed[unit[1]] = f"worker process died (exit code {code})"
+                    status, alive = "failed", False
+                done += 1
+                if progress:
+                    progress(done, total, unit[1], status)
+                p.unit = None
+                if alive and pending:
+                    assign(p)
+                    continue
+                sel.unregister(p.out)
+                p.close()
+                procs.remove(p)
+                if not alive and pending:
+                    spawn()
+    finally:
+        for p in procs:
+            p.proc.kill()
+            p.close()
+        sel.close()
+    return report
+
+
+def _worker_main() -> int:
+    """Entry point of a local worker process (``python -m livn.workflows.executors``)."""
+    out = os.fdopen(int(os.environ["LIVN_EXECUTOR_FD"]), "w")
+    hello = json.loads(sys.stdin.readline())
+    fn = _load(hello["worker"])
+    context = hello["context"]
+    for line in sys.stdin:
+        index, uid, payload = json.loads(line)["unit"]
+        try:
+            fn(context, (index, uid, payload))
+            msg = {"status": "ok"}
+        except Exception as e:
+            msg = {"status": "failed", "error": _error_text(e)}
+        out.write(json.dumps(msg) + "\n")
+        out.flush()
+    return 0
+
+
+# ---------------------------------------------------------------------------- MPI
+_TAG_WORK, _TAG_DONE, _TAG_STOP = 1, 2, 3
+
+
+def _run_mpi(units, worker, context, nprocs_per_worker, progress, start) -> Report:
+    from livn.errors import require
+
+    MPI = require("mpi4py.MPI", "mpi")
+    comm = MPI.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    if nprocs_per_worker < 1:
+        raise ConfigError(f"nprocs_per_worker must be >= 1; got {nprocs_per_worker}.")
+    n_workers = (size - 1) // nprocs_per_worker
+    if n_workers < 1:
+        raise ConfigError(
+            f"the MPI executor needs at least 1 + nprocs_per_worker = {1 + nprocs_per_worker} "
+            f"ranks (one controller, then {nprocs_per_worker} per worker); got {size}. Start "
+            f"with `mpiexec -n {1 + nprocs_per_worker} ...` or more, or lower nprocs_per_worker."
+        )
+    leaders = [1 + k * nprocs_per_worker for k in range(n_workers)]
+    if rank == 0:
+        report = _mpi_controller(comm, MPI, units, leaders, progress, start)
+    elif rank in leaders:
+        fn = _load(worker)
+        status = MPI.Status()
+        while True:
+            unit = comm.recv(source=0, tag=MPI.ANY_TAG, status=status)
+            if status.Get_tag() == _TAG_STOP:
+                break
+            try:
+                fn(context, tuple(unit))
+                msg = {"status": "ok"}
+            except Exception as e:
+                msg = {"status": "failed", "error": _error_text(e)}
+            comm.send(msg, dest=0, tag=_TAG_DONE)
+        report = Report(controller=False)
+    else:
+        report = Report(controller=False)
+    comm.Barrier()
+    return report
+
+
+def _mpi_controller(comm, MPI, units, leaders, progress, start) -> Report:
+    report = Report()
+    pending = list(units)[::-1]
+    total = len(pending)
+    busy: dict[int, Unit] = {}
+    for w in leaders:
+        if pending:
+            unit = pending.pop()
+            busy[w] = unit
+            if start:
+                start(unit[1])
+            comm.send(list(unit), dest=w, tag=_TAG_WORK)
+    done = 0
+    status = MPI.Status()
+    while busy:
+        msg = comm.recv(source=MPI.ANY_SOURCE, tag=_TAG_DONE, status=status)
+        w = status.Get_source()
+        unit = busy.pop(w)
+        if msg["status"] == "ok":
+            report.completed.append(unit[1])
+        else:
+            report.failed[unit[1]] = msg["error"]
+        done += 1
+        if progress:
+            progress(done, total, unit[1], msg["status"])
+        if pending:
+            nxt = pending.pop()
+            busy[w] = nxt
+            if start:
+                start(nxt[1])
+            comm.send(list(nxt), dest=w, tag=_TAG_WORK)
+    for w in leaders:
+        comm.send(None, dest=w, tag=_TAG_STOP)
+    return report
+
+
+if __name__ == "__main__":  # a local worker process
+    sys.stdout = sys.stderr  # keep stray prints off the protocol pipe
+    sys.exit(_worker_main())

@@ -1,0 +1,77 @@
+"""Where jobs may write: checks run before a job writes anything.
+
+A job's output directory is refused, with nothing written, when
+
+* ``LIVN_OUTPUT_ROOT`` is set and the directory is not inside it (a cluster or a shared
+  machine can confine every job's outputs this way);
+* it lies inside a system directory (one holding ``graph.json``), livn's cache of predefined
+  systems, or livn's installed package;
+* it is an existing file, or an existing non-empty directory that holds no livn job
+  (``marker`` is the file a job of this kind keeps there, e.g. ``config.json``): livn never
+  writes beside files it did not make.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from livn.errors import ConfigError
+
+__all__ = ["OUTPUT_ROOT_VAR", "check_output_directory"]
+
+#: Environment variable that confines job outputs to one directory tree.
+OUTPUT_ROOT_VAR = "LIVN_OUTPUT_ROOT"
+
+
+def _inside(path: Path, parent: Path) -> bool:
+    try:
+        path.relative_to(parent)
+    except ValueError:
+        return False
+    return True
+
+
+def check_output_directory(path: str | os.PathLike, marker: str) -> Path:
+    """The resolved output directory, or :class:`ConfigError` (see the module docstring).
+
+    Args:
+        path: The requested output directory.
+        marker: File a job of this kind keeps in its directory (``config.json``,
+            ``batch_metadata.json``); a non-empty directory without it is refused.
+    """
+    out = Path(os.path.expanduser(os.fspath(path))).resolve()
+    root = os.environ.get(OUTPUT_ROOT_VAR)
+    if root:
+        allowed = Path(os.path.expanduser(root)).resolve()
+        if not _inside(out, allowed):
+            raise ConfigError(
+                f"output directory {out} is outside the allowed location {allowed} "
+                f"(set by {OUTPUT_ROOT_VAR}). Choose a directory inside it, e.g. "
+                f"{allowed / out.name}."
+            )
+    import livn
+    from livn.system.predefined import cache_dir
+
+    forbidden = [(Path(livn.__file__).resolve().parent, "livn's installed package")]
+    forbidden.append((cache_dir().resolve(), "livn's cache of predefined systems"))
+    for parent, what in forbidden:
+        if _inside(out, parent):
+            raise ConfigError(
+                f"output directory {out} is inside {what} ({parent}); choose a directory of "
+                "your own, e.g. ./my_dataset."
+            )
+    for parent in (out, *out.parents):
+        if (parent / "graph.json").is_file():
+            raise ConfigError(
+                f"output directory {out} is inside the system directory {parent}; write job "
+                "outputs elsewhere, e.g. beside it."
+            )
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output directory {out} exists and is a file; choose another path.")
+    if out.is_dir() and not (out / marker).is_file() and any(out.iterdir()):
+        raise ConfigError(
+            f"output directory {out} already holds files that are not a livn job (no {marker}); "
+            "livn does not write beside them. Choose a new or empty directory."
+        )
+    return out

@@ -1,0 +1,496 @@
+"""``sample``: simulate many trials of a system and keep each as its own shard (seed 000).
+
+The same configuration dict drives the Python API and the CLI::
+
+    from livn.workflows import get
+
+    sampler = get("sample", {"system": "EI2", "duration": 5000, "samples": 1000,
+                             "output_directory": "./my_dataset"})
+    sampler.launch()                     # local processes (all cores), or MPI under mpiexec
+    sampler.merge(include_voltage=False) # a Hugging Face dataset in ./my_dataset
+    sampler.publish(repo_id="my-org/my-dataset")
+
+Sample ``i`` runs from a cleared Env with noise seed ``seed + i`` under
+``encoding(env, duration, features_i)`` and is decoded with ``decoding(duration=duration)``;
+its features are drawn from ``numpy.random.default_rng(seed + i)`` (the encoding's
+``sample_inputs(rng, env)`` if it has one, else uniform on the MEA's input space ``[0, 1]``
+per channel; none for spontaneous activity). A sample therefore depends only on the job's
+configuration and its index — never on which process, rank or launch ran it — and is written
+atomically to ``<output_directory>/samples/sample_<i:06d>.npz`` (see
+:mod:`livn.workflows.shards`). ``config.json`` beside it holds the resolved configuration; a
+re-launch skips the samples already written, and a launch with more ``samples`` extends the
+job. A directory holding a different job is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from livn import _fs
+from livn._config import validate
+from livn.errors import ConfigError, did_you_mean
+from livn.workflows import shards
+from livn.workflows.executors import Report, resolve_executor, run_units
+from livn.workflows.outputs import check_output_directory
+
+__all__ = ["Sample", "SampleConfig", "resolve_class", "run_sample"]
+
+#: Seed spellings of the default encoding/decoding, and livn's short names.
+ALIASES: dict[str, str] = {
+    "systems.sample.WithouInput": "livn.encoding.NoInput",
+    "systems.sample.WithoutInput": "livn.encoding.NoInput",
+    "WithoutInput": "livn.encoding.NoInput",
+    "NoInput": "livn.encoding.NoInput",
+    "ElectrodePulses": "livn.encoding.ElectrodePulses",
+    "systems.sample.Raw": "livn.decoding.Raw",
+    "Raw": "livn.decoding.Raw",
+    "MeanFiringRate": "livn.decoding.MeanFiringRate",
+    "ChannelRecording": "livn.decoding.ChannelRecording",
+    "CultureStatistics": "livn.decoding.CultureStatistics",
+}
+
+#: Model names accepted by ``model`` (besides a dotted path to a model class).
+MODELS: dict[str, str] = {
+    "RCSD": "livn.models.rcsd.ReducedCalciumSomaDendrite",
+    "LIF": "livn.models.LIF",
+    "Izhikevich": "livn.models.Izhikevich",
+}
+
+#: Configuration keys that do not change what a sample contains.
+RUNTIME_KEYS = ("samples", "output_directory", "nprocs_per_worker", "executor", "processes",
+                "task_index", "task_count")  # fmt: skip
+
+CONFIG_FILE = "config.json"
+SAMPLES_DIR = "samples"
+RECORDINGS = ("spikes", "voltage", "membrane_current")
+
+
+class SampleConfig(BaseModel):
+    """Configuration of a sampling job (seed 000's table, plus livn's own options).
+
+    Attributes:
+        system: Predefined name (``EI2``) or path/URL of a system directory.
+        model: ``None`` (the system default, RCSD), ``RCSD``, ``LIF``, ``Izhikevich`` or a
+            dotted path to a model class.
+        duration: Simulated time per sample, ms.
+        samples: Number of samples in the job.
+        noise: Background noise on (the system's tuned noise) or off.
+        seed: Base seed; sample ``i`` uses ``seed + i``.
+        encoding, encoding_kwargs: Encoding class (dotted path or livn short name) and its
+            keyword arguments.
+        decoding, decoding_kwargs: Decoding class and keyword arguments (``duration`` is set
+            from ``duration``).
+        record: What the Env records (default: everything for ``Raw``, else spikes).
+        output_directory: Where ``config.json`` and ``samples/`` are written.
+        nprocs_per_worker: MPI ranks per simulation worker.
+        executor: ``auto`` (MPI under ``mpiexec``, else local processes), ``local``,
+            ``serial`` or ``mpi``.
+        processes: Local worker processes (default: all cores).
+        task_index, task_count: Run only the samples ``i`` with ``i % task_count ==
+            task_index`` (one task of a Slurm job array).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = "EI2"
+    model: str | None = None
+    duration: float = Field(31000.0, gt=0)
+    samples: int = Field(100, ge=1)
+    noise: bool = True
+    seed: int = Field(0, ge=0)
+    encoding: str = "livn.encoding.NoInput"
+    encoding_kwargs: dict[str, Any] = Field(default_factory=dict)
+    decoding: str = "livn.decoding.Raw"
+    decoding_kwargs: dict[str, Any] = Field(default_factory=dict)
+    record: list[str] | None = None
+    output_directory: str | None = None
+    nprocs_per_worker: int = Field(1, ge=1)
+    executor: str = "auto"
+    processes: int | None = Field(None, ge=1)
+    task_index: int = Field(0, ge=0)
+    task_count: int = Field(1, ge=1)
+
+    @field_validator("record")
+    @classmethod
+    def _record(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            bad = [v for v in value if v not in RECORDINGS]
+            if bad:
+                raise ValueError(
+                    f"unknown recording {bad[0]!r}; valid: {', '.join(RECORDINGS)}"
+                    f"{did_you_mean(bad[0], RECORDINGS)}"
+                )
+        return value
+
+    @field_validator("executor")
+    @classmethod
+    def _executor(cls, value: str) -> str:
+        from livn.workflows.executors import EXECUTORS
+
+        if value not in EXECUTORS:
+            raise ValueError(f"valid executors: {', '.join(EXECUTORS)}")
+        return value
+
+
+def resolve_class(path: str, kind: str) -> type:
+    """The class named by a dotted path, a livn short name or a seed alias."""
+    full = ALIASES.get(path, MODELS.get(path, path) if kind == "model" else path)
+    module, _, attr = full.rpartition(".")
+    if not module:
+        valid = list(MODELS) if kind == "model" else [k for k in ALIASES if "." not in k]
+        raise ConfigError(
+            f"unknown {kind} {path!r}: give a dotted path (my_module.MyClass) or one of "
+            f"{', '.join(valid)}.{did_you_mean(path, valid)}"
+        )
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(
+            f"cannot import {kind} {path!r} ({type(e).__name__}: {e}). Check the dotted path "
+            "and that its module is importable (on PYTHONPATH)."
+        ) from None
+    if not isinstance(obj, type):
+        raise ConfigError(f"{kind} {path!r} is not a class.")
+    return obj
+
+
+def _resolve_system(system: str) -> str:
+    """A predefined name, or an existing path; the seed's ``./systems/graphs/EI2`` falls back to
+    the predefined ``EI2`` when no such directory exists."""
+    from livn.system.predefined import PREDEFINED
+
+    if system in PREDEFINED or "://" in system:
+        return system
+    path = Path(os.path.expanduser(system))
+    if path.is_dir():
+        return str(path.resolve())
+    if path.name in PREDEFINED:
+        return path.name
+    raise ConfigError(
+        f"system {system!r} is neither a predefined system ({', '.join(PREDEFINED)}) nor an "
+        f"existing system directory.{did_you_mean(path.name, PREDEFINED)}"
+    )
+
+
+def identity(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a resolved configuration that determines what samples contain."""
+    return {k: v for k, v in config.items() if k not in RUNTIME_KEYS}
+
+
+def _digest(data: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class Sample:
+    """A sampling job (see the module docstring).
+
+    Args:
+        config: A dict (or :class:`SampleConfig`) with the keys of :class:`SampleConfig`.
+        **overrides: Keys that override ``config``.
+    """
+
+    name = "sample"
+
+    def __init__(self, config: Mapping[str, Any] | SampleConfig | None = None, **overrides: Any):
+        if isinstance(config, SampleConfig):
+            config = config.model_dump(exclude_unset=True)
+        self.config: SampleConfig = validate(
+            SampleConfig, {**(config or {}), **overrides}, "sample config"
+        )
+
+    # ------------------------------------------------------------------ configuration
+    @property
+    def output_directory(self) -> Path:
+        """Absolute path of the job directory."""
+        if self.config.output_directory is None:
+            raise ConfigError(
+                "output_directory is required: where the samples are written, e.g. "
+                "output_directory=./my_dataset."
+            )
+        return Path(os.path.expanduser(self.config.output_directory)).resolve()
+
+    def resolved(self) -> dict[str, Any]:
+        """The configuration as saved in ``config.json`` (classes and system resolved)."""
+        c = self.config
+        system = _resolve_system(c.system)
+        model = None if c.model is None else MODELS.get(c.model, c.model)
+        enc = ALIASES.get(c.encoding, c.encoding)
+        dec = ALIASES.get(c.decoding, c.decoding)
+        resolve_class(enc, "encoding")
+        dec_cls = resolve_class(dec, "decoding")
+        if model is not None:
+            resolve_class(model, "model")
+        record = c.record
+        if record is None:
+            record = list(RECORDINGS) if dec == "livn.decoding.Raw" else ["spikes"]
+        if "duration" in c.decoding_kwargs:
+            raise ConfigError(
+                "decoding_kwargs must not set duration; it is the job's duration "
+                f"({c.duration} ms)."
+            )
+        try:
+            dec_cls(duration=c.duration, **c.decoding_kwargs)
+        except TypeError as e:
+            raise ConfigError(f"decoding_kwargs do not fit {dec}: {e}.") from None
+        return {
+            "workflow": "sample",
+            "format": shards.FORMAT,
+            "system": system,
+            "system_name": Path(system).name if "/" in system else system,
+            "model": model,
+            "duration": float(c.duration),
+            "samples": int(c.samples),
+            "noise": bool(c.noise),
+            "seed": int(c.seed),
+            "encoding": enc,
+            "encoding_kwargs": dict(c.encoding_kwargs),
+            "decoding": dec,
+            "decoding_kwargs": dict(c.decoding_kwargs),
+            "record": record,
+            "nprocs_per_worker": int(c.nprocs_per_worker),
+        }
+
+    @property
+    def samples_directory(self) -> Path:
+        return self.output_directory / SAMPLES_DIR
+
+    def completed(self) -> list[int]:
+        """Indices of the samples already written."""
+        return shards.shard_indices(self.samples_directory)
+
+    def _prepare(self) -> dict[str, Any]:
+        """Validate everything, check the directory, write ``config.json``; the context."""
+        resolved = self.resolved()
+        out = check_output_directory(self.output_directory, CONFIG_FILE)
+        path = out / CONFIG_FILE
+        if path.is_file():
+            old = json.loads(path.read_text("utf-8"))
+            if identity(old) != identity(resolved):
+                diff = sorted(
+                    k for k in set(identity(old)) | set(identity(resolved))
+                    if old.get(k) != resolved.get(k)
+                )  # fmt: skip
+                raise ConfigError(
+                    f"{out} already holds a different sampling job (differs in "
+                    f"{', '.join(diff)}); choose another output_directory, or delete that job "
+                    "if you no longer need it."
+                )
+            resolved["samples"] = max(int(old["samples"]), resolved["samples"])
+        _fs.write_json(path, resolved)
+        shards.clean_partial(out / SAMPLES_DIR)
+        return resolved
+
+    # ------------------------------------------------------------------ running
+    def launch(
+        self,
+        executor: str | None = None,
+        processes: int | None = None,
+        progress: Callable[[int, int, str, str], None] | None = None,
+        start: Callable[[str], None] | None = None,
+    ) -> Report:
+        """Run every sample not yet written; returns the executor's :class:`Report`.
+
+        Under MPI every rank calls this; only rank 0 (the controller) writes ``config.json``
+        and gets the full report.
+        """
+        c = self.config
+        kind = resolve_executor(executor or c.executor)
+        rank = _mpi_rank() if kind == "mpi" else 0
+        context = self._prepare() if rank == 0 else None
+        if kind == "mpi":
+            context = _mpi_bcast(context)
+        done = set(self.completed())
+        todo = [
+            (i, f"sample_{i:06d}", {})
+            for i in range(context["samples"])
+            if i % c.task_count == c.task_index and i not in done
+        ]
+        context = {**context, "output_directory": str(self.output_directory)}
+        return run_units(
+            todo, "livn.workflows.sample:run_sample", context, executor=kind,
+            processes=processes or c.processes, nprocs_per_worker=c.nprocs_per_worker,
+            progress=progress, start=start,
+        )  # fmt: skip
+
+    def merge(self, include_voltage: bool = False, **kwargs: Any) -> Path:
+        """Merge the samples into a Hugging Face dataset (:func:`livn.workflows.dataset.merge`)."""
+        from livn.workflows.dataset import merge
+
+        return Path(merge(self.output_directory, include_voltage=include_voltage, **kwargs))
+
+    def publish(self, repo_id: str, **kwargs: Any) -> Any:
+        """Upload the merged dataset (:func:`livn.workflows.dataset.publish`)."""
+        from livn.workflows.dataset import publish
+
+        return publish(self.output_directory, repo_id=repo_id, **kwargs)
+
+    # ------------------------------------------------------------------ scale-out
+    def cli_arguments(self) -> list[str]:
+        """This job's configuration as ``key=value`` arguments of ``livn systems sample``."""
+        data = self.config.model_dump(exclude_unset=True)
+        data.pop("executor", None)
+        data["output_directory"] = str(self.output_directory)
+        return [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in data.items()]
+
+    def mpi_command(self, resources: Mapping[str, Any] | None = None) -> list[str]:
+        """``mpiexec -n N python -m livn systems sample ... executor=mpi --launch``."""
+        n = _ranks(resources or {})
+        launcher = shutil.which("mpiexec") or "mpiexec"
+        return [launcher, "-n", str(n), sys.executable, "-m", "livn", "systems", "sample",
+                *self.cli_arguments(), "executor=mpi", "--launch"]  # fmt: skip
+
+    def slurm_script(self, resources: Mapping[str, Any] | None = None) -> str:
+        """An sbatch script for this job (see :meth:`submit_slurm`)."""
+        from livn.workflows.slurm import sbatch_script
+
+        return sbatch_script(self, dict(resources or {}))
+
+    def submit_slurm(self, resources: Mapping[str, Any] | None = None, submit: bool = True):
+        """Write ``<output_directory>/slurm/sample.sbatch`` and submit it with ``sbatch``."""
+        from livn.workflows.slurm import submit as _submit
+
+        self._prepare()
+        return _submit(self, dict(resources or {}), run=submit)
+
+
+def _ranks(resources: Mapping[str, Any]) -> int:
+    for key in ("-n", "--n", "n", "-np", "--np", "np", "--ntasks", "ntasks"):
+        if key in resources:
+            value = resources[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+                raise ConfigError(
+                    f"resources {key}={value!r}: the number of MPI ranks must be an integer >= 2 "
+                    "(one controller and at least one worker)."
+                )
+            return value
+    raise ConfigError(
+        "resources must give the number of MPI ranks, e.g. resources='{\"-n\": 4}'; got "
+        f"{dict(resources)!r}."
+    )
+
+
+def _mpi_rank() -> int:
+    from livn.errors import require
+
+    return require("mpi4py.MPI", "mpi").COMM_WORLD.Get_rank()
+
+
+def _mpi_bcast(value: Any) -> Any:
+    from livn.errors import require
+
+    return require("mpi4py.MPI", "mpi").COMM_WORLD.bcast(value, root=0)
+
+
+# ---------------------------------------------------------------------------- worker side
+_ENVS: dict[str, Any] = {}
+
+
+def _env_for(context: Mapping[str, Any]):
+    """The worker process's Env for this job (built and compiled once per process)."""
+    key = _digest(identity(context))
+    env = _ENVS.get(key)
+    if env is None:
+        from livn.env import Env
+
+        model = None
+        if context["model"] is not None:
+            model = resolve_class(context["model"], "model")()
+        env = Env(context["system"], model=model, seed=int(context["seed"])).init()
+        env.apply_model_defaults()
+        if not context["noise"]:
+            env.set_noise({"enabled": False})
+        record = context["record"]
+        if "spikes" in record:
+            env.record_spikes()
+        if "voltage" in record:
+            env.record_voltage()
+        if "membrane_current" in record:
+            env.record_membrane_current()
+        _ENVS.clear()
+        _ENVS[key] = env
+    return env
+
+
+def sample_features(context: Mapping[str, Any], encoding: Any, env: Any, seed: int):
+    """The inputs of one sample (see the module docstring), or None."""
+    from livn.encoding import NoInput
+
+    rng = np.random.default_rng(seed)
+    draw = getattr(encoding, "sample_inputs", None)
+    if draw is not None:
+        return draw(rng, env)
+    if isinstance(encoding, NoInput):
+        return None
+    return rng.uniform(0.0, 1.0, size=env.io.num_channels).astype(np.float32)
+
+
+def decoded_arrays(output: Any) -> dict[str, Any]:
+    """A decoding's output as named arrays for a shard."""
+    fields = getattr(output, "_fields", None)
+    if fields is not None:  # a NamedTuple such as Recording
+        return {f: getattr(output, f) for f in fields}
+    if isinstance(output, Mapping):
+        return {str(k): v for k, v in output.items()}
+    if isinstance(output, tuple | list):
+        return {f"output_{i}": v for i, v in enumerate(output)}
+    return {"output": output}
+
+
+def run_sample(context: Mapping[str, Any], unit: tuple[int, str, dict]) -> None:
+    """Simulate sample ``unit[0]`` of the job ``context`` and write its shard."""
+    index = int(unit[0])
+    seed = int(context["seed"]) + index
+    env = _env_for(context)
+    env.clear(seed=seed)
+    duration = float(context["duration"])
+    encoding = resolve_class(context["encoding"], "encoding")(**context["encoding_kwargs"])
+    decoding = resolve_class(context["decoding"], "decoding")(
+        duration=duration, **context["decoding_kwargs"]
+    )
+    features = sample_features(context, encoding, env, seed)
+    stimulus = encoding(env, duration, features)
+    output = decoding(env, *env.run(duration, stimulus))
+    arrays = decoded_arrays(output)
+    arrays["features"] = (
+        np.zeros(0, np.float32) if features is None else np.asarray(features, np.float32)
+    )
+    meta = {
+        "kind": "sample",
+        "index": index,
+        "seed": seed,
+        "t_end": duration,
+        "system": context["system_name"],
+        "encoding": context["encoding"],
+        "decoding": context["decoding"],
+    }
+    path = shards.shard_path(Path(context["output_directory"]) / SAMPLES_DIR, index)
+    shards.write_shard(path, arrays, meta)
+
+
+def _quote(args: list[str]) -> str:
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def run_mpi(job: Sample, resources: Mapping[str, Any]) -> int:
+    """Launch ``job`` under ``mpiexec`` (the seed's ``livn systems mpi sample ... --launch``)."""
+    cmd = job.mpi_command(resources)
+    if shutil.which(cmd[0]) is None:
+        raise ConfigError(
+            "mpiexec was not found on PATH; install the MPI extra (pip install 'livn[mpi]') or "
+            f"load your cluster's MPI module. The command would be: {_quote(cmd)}"
+        )
+    print(f"Running: {_quote(cmd)}", flush=True)
+    return subprocess.call(cmd)

@@ -1,0 +1,125 @@
+"""Shards: one finished unit of work (a sample, a sweep stimulus) in one file.
+
+A shard is an uncompressed NumPy ``.npz`` archive readable without livn and without pickle
+(``numpy.load(path, allow_pickle=False)``): numeric arrays plus one entry ``meta``, a 0-d
+unicode array holding a JSON object (format version, index, seed, ...). Shards are written
+atomically (temporary file in the same directory, fsync, rename), so a shard that exists is
+complete; a job killed at any point leaves only complete shards and ``.*.tmp`` files that the
+next launch removes.
+
+Sample shards (``samples/sample_<index:06d>.npz``) hold:
+
+* ``meta``: ``{"format": 1, "kind": "sample", "index", "seed", "t_end" (ms), "system", ...}``
+* ``features``: ``[F]`` float32, the encoding's inputs (``[0]`` for spontaneous activity)
+* the decoding's output: for :class:`livn.decoding.Raw` ``it`` ``[S]`` int64 gids, ``t``
+  ``[S]`` float64 ms (relative to the sample's start), and when recorded ``iv`` ``[R]`` int64,
+  ``v`` ``[R, T]`` float32 mV, ``im`` ``[M]`` int64, ``mp`` ``[M, T]`` float32 nA; another
+  decoding's array output is stored as ``output``, a mapping's arrays under their keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from livn import _fs
+from livn.errors import ConfigError
+
+__all__ = [
+    "FORMAT",
+    "clean_partial",
+    "read_meta",
+    "read_shard",
+    "shard_indices",
+    "shard_path",
+    "write_shard",
+]
+
+#: Version of the shard layout.
+FORMAT = 1
+
+
+def shard_path(directory: str | os.PathLike, index: int, prefix: str = "sample") -> Path:
+    """``<directory>/<prefix>_<index:06d>.npz``."""
+    return Path(directory) / f"{prefix}_{int(index):06d}.npz"
+
+
+def write_shard(
+    path: str | os.PathLike, arrays: Mapping[str, Any], meta: Mapping[str, Any]
+) -> None:
+    """Write ``arrays`` and ``meta`` atomically to ``path`` (see the module docstring).
+
+    Raises:
+        ConfigError: For an array name ``meta`` or an object array (not loadable without pickle).
+    """
+    out: dict[str, np.ndarray] = {}
+    for name, value in arrays.items():
+        if name == "meta":
+            raise ConfigError("'meta' is reserved in a shard; rename that array.")
+        if value is None:
+            continue
+        arr = np.asarray(value)
+        if arr.dtype == object:
+            raise ConfigError(
+                f"shard array {name!r} has dtype object, which cannot be read without pickle; "
+                "store numeric arrays (or split ragged data into several arrays)."
+            )
+        out[name] = arr
+    out["meta"] = np.array(json.dumps({"format": FORMAT, **meta}, sort_keys=True))
+    with _fs.atomic_write(path, "wb") as f:
+        np.savez(f, **out)
+
+
+def read_shard(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``(meta, arrays)`` of a shard; arrays are loaded into memory."""
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+    return meta, arrays
+
+
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``meta`` of a shard without loading its arrays."""
+    with np.load(path, allow_pickle=False) as z:
+        return json.loads(str(z["meta"]))
+
+
+def shard_indices(directory: str | os.PathLike, prefix: str = "sample") -> list[int]:
+    """Sorted indices of the complete shards in ``directory`` (``[]`` if it does not exist)."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    out = []
+    head = f"{prefix}_"
+    for entry in d.iterdir():
+        name = entry.name
+        if name.startswith(head) and name.endswith(".npz"):
+            with contextlib.suppress(ValueError):
+                out.append(int(name[len(head) : -4]))
+    return sorted(out)
+
+
+def iter_shards(directory: str | os.PathLike, prefix: str = "sample") -> Iterator[tuple[int, Path]]:
+    """``(index, path)`` of every complete shard, in index order."""
+    for i in shard_indices(directory, prefix):
+        yield i, shard_path(directory, i, prefix)
+
+
+def clean_partial(directory: str | os.PathLike) -> int:
+    """Remove temporary files left by a killed writer (``.<name>.*.tmp``); returns the count."""
+    d = Path(directory)
+    if not d.is_dir():
+        return 0
+    n = 0
+    for entry in d.iterdir():
+        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+                n += 1
+    return n

@@ -1,0 +1,116 @@
+"""Slurm: an sbatch script for a sampling job (seed 000 "Running at scale").
+
+``resources`` maps sbatch options to values, as in the seed
+(``{"--nodes": 2, "--ntasks-per-node": 56, "-p": "normal", "-t": "4:00:00"}``). Two layouts:
+
+* **MPI job** (default): one allocation; ``srun`` (or ``resources["launcher"]``, e.g.
+  ``"mpiexec"``) starts ``livn systems sample ... executor=mpi --launch`` on every task: one
+  controller and ``(ntasks - 1) / nprocs_per_worker`` workers.
+* **Job array** (``"--array": K``): K independent tasks; task ``k`` runs the samples
+  ``i`` with ``i % K == k`` in local worker processes (``--cpus-per-task`` of them when set).
+
+Either way every sample is written independently and atomically, so tasks can fail, be
+requeued or resubmitted: a resubmission skips the samples already written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from livn import _fs
+from livn.errors import ConfigError
+
+__all__ = ["SCRIPT_NAME", "sbatch_script", "submit"]
+
+SCRIPT_NAME = "sample.sbatch"
+_OPTION = re.compile(r"^-{0,2}[A-Za-z][A-Za-z0-9-]*$")
+
+
+def _option(key: str, value: Any) -> str:
+    if not _OPTION.match(key):
+        raise ConfigError(f"resources key {key!r} is not an sbatch option (e.g. --nodes, -p).")
+    if isinstance(value, bool):
+        if not value:
+            return ""
+        flag = key if key.startswith("-") else f"--{key}"
+        return f"#SBATCH {flag}"
+    text = str(value)
+    if "\n" in text:
+        raise ConfigError(f"resources {key}: value must be a single line; got {text!r}.")
+    if key.startswith("--") or (not key.startswith("-") and len(key) > 1):
+        return f"#SBATCH --{key.lstrip('-')}={text}"
+    return f"#SBATCH -{key.lstrip('-')} {shlex.quote(text)}"
+
+
+def sbatch_script(job: Any, resources: dict[str, Any]) -> str:
+    """The sbatch script for ``job`` (a :class:`~livn.workflows.sample.Sample`)."""
+    resources = dict(resources)
+    launcher = str(resources.pop("launcher", "srun"))
+    array = None
+    for key in ("--array", "array"):
+        if key in resources:
+            array = resources.pop(key)
+    out = job.output_directory
+    logs = out / "slurm"
+    lines = ["#!/bin/bash", "#SBATCH --job-name=livn-sample"]
+    pattern = "%x-%A_%a.out" if array is not None else "%x-%j.out"
+    lines.append(f"#SBATCH --output={logs / pattern}")
+    lines += [o for k, v in resources.items() if (o := _option(k, v))]
+    python = shlex.quote(sys.executable)
+    args = " ".join(shlex.quote(a) for a in job.cli_arguments())
+    if array is not None:
+        if isinstance(array, bool) or not isinstance(array, int) or array < 1:
+            raise ConfigError(
+                f"resources --array must be the number of tasks (>= 1); got {array!r}."
+            )
+        lines.append(f"#SBATCH --array=0-{array - 1}")
+        lines.append("")
+        lines.append("set -euo pipefail")
+        lines.append(
+            f"{python} -m livn systems sample {args} executor=local "
+            f"task_index=$SLURM_ARRAY_TASK_ID task_count={array} "
+            "processes=${SLURM_CPUS_PER_TASK:-1} --launch"
+        )
+    else:
+        lines.append("")
+        lines.append("set -euo pipefail")
+        lines.append(
+            f"{shlex.quote(launcher)} {python} -m livn systems sample {args} executor=mpi --launch"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def submit(job: Any, resources: dict[str, Any], run: bool = True) -> tuple[Path, str | None]:
+    """Write ``<output_directory>/slurm/sample.sbatch`` and (``run``) submit it with sbatch.
+
+    Returns:
+        ``(script path, sbatch's output or None)``.
+
+    Raises:
+        ConfigError: When ``sbatch`` is not on PATH (checked before anything is written), or
+            when it fails.
+    """
+    sbatch = shutil.which("sbatch")
+    if run and sbatch is None:
+        raise ConfigError(
+            "sbatch was not found on PATH: submit from a Slurm login node, or write the script "
+            "only (--no-submit / submit_slurm(..., submit=False)) and submit it there."
+        )
+    text = sbatch_script(job, resources)
+    path = job.output_directory / "slurm" / SCRIPT_NAME
+    with _fs.atomic_write(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+    if not run:
+        return path, None
+    proc = subprocess.run([sbatch, str(path)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ConfigError(f"sbatch failed ({proc.returncode}): {proc.stderr.strip()}")
+    return path, proc.stdout.strip()
