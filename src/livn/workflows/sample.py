@@ -360,8 +360,11 @@ class Sample:
 
     def submit_slurm(self, resources: Mapping[str, Any] | None = None, submit: bool = True):
         """Write ``<output_directory>/slurm/sample.sbatch`` and submit it with ``sbatch``."""
+        from livn.workflows.slurm import require_sbatch
         from livn.workflows.slurm import submit as _submit
 
+        if submit:
+            require_sbatch()
         self._prepare()
         return _submit(self, dict(resources or {}), run=submit)
 

@@ -27,7 +27,7 @@ from typing import Any
 from livn import _fs
 from livn.errors import ConfigError
 
-__all__ = ["SCRIPT_NAME", "sbatch_script", "submit"]
+__all__ = ["SCRIPT_NAME", "require_sbatch", "sbatch_script", "submit"]
 
 SCRIPT_NAME = "sample.sbatch"
 _OPTION = re.compile(r"^-{0,2}[A-Za-z][A-Za-z0-9-]*$")
@@ -87,6 +87,17 @@ def sbatch_script(job: Any, resources: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def require_sbatch() -> str:
+    """The path of ``sbatch``, or :class:`ConfigError` saying how to proceed without it."""
+    sbatch = shutil.which("sbatch")
+    if sbatch is None:
+        raise ConfigError(
+            "sbatch was not found on PATH: submit from a Slurm login node, or write the script "
+            "only (--no-submit / submit_slurm(..., submit=False)) and submit it there."
+        )
+    return sbatch
+
+
 def submit(job: Any, resources: dict[str, Any], run: bool = True) -> tuple[Path, str | None]:
     """Write ``<output_directory>/slurm/sample.sbatch`` and (``run``) submit it with sbatch.
 
@@ -97,12 +108,7 @@ def submit(job: Any, resources: dict[str, Any], run: bool = True) -> tuple[Path,
         ConfigError: When ``sbatch`` is not on PATH (checked before anything is written), or
             when it fails.
     """
-    sbatch = shutil.which("sbatch")
-    if run and sbatch is None:
-        raise ConfigError(
-            "sbatch was not found on PATH: submit from a Slurm login node, or write the script "
-            "only (--no-submit / submit_slurm(..., submit=False)) and submit it there."
-        )
+    sbatch = require_sbatch() if run else None
     text = sbatch_script(job, resources)
     path = job.output_directory / "slurm" / SCRIPT_NAME
     with _fs.atomic_write(path, "w") as f:
