@@ -255,6 +255,19 @@ def test_load_dataset_offline_and_seed_001_example(tmp_path, no_network):
     }
 
 
+def test_load_dataset_after_remerge_sees_the_new_data(tmp_path, no_network):
+    datasets = pytest.importorskip("datasets")
+    out = write_job(tmp_path / "job", n=10)
+    cache = str(tmp_path / "hf-cache")
+    ds.merge(out, channels=False)
+    first = datasets.load_dataset(str(out), name="EI1", cache_dir=cache)
+    assert first["train"].num_rows + first["test"].num_rows == 10
+    write_job(out, n=10, start=10)
+    ds.merge(out, channels=False)
+    second = datasets.load_dataset(str(out), name="EI1", cache_dir=cache)  # same cache
+    assert second["train"].num_rows + second["test"].num_rows == 20
+
+
 # ---------------------------------------------------------------------- channel view
 @pytest.mark.parametrize("warmup", [0.0, 12.5])
 def test_channel_view_matches_mea(tmp_path, warmup):

@@ -401,6 +401,7 @@ def _card(
     config: Mapping[str, Any],
     splits: Mapping[str, Mapping[str, list[str]]],
     counts: Mapping[str, Mapping[str, int]],
+    sizes: Mapping[str, Mapping[str, int]],
     options: Mapping[str, Any],
 ) -> str:
     import yaml
@@ -419,7 +420,27 @@ def _card(
         if k == 0:
             entry["default"] = True
         configs.append(entry)
-    header = yaml.safe_dump({"configs": configs, "tags": ["livn", "neuroscience"]}, sort_keys=False)
+    # Split sizes in ``dataset_info`` make ``datasets`` fingerprint a re-merge differently
+    # (its cache key for a local directory covers the card, not the files' contents).
+    infos = []
+    for name, files in splits.items():
+        split_infos = []
+        for s in files:
+            entry = {"name": s, "num_bytes": sizes[name][s], "num_examples": counts[name][s]}
+            split_infos.append(entry)
+            if noise and s in ("train", "test"):
+                split_infos.append({**entry, "name": f"{s}_with_noise"})
+        size = sum(sizes[name].values())
+        infos.append(
+            {
+                "config_name": name,
+                "splits": split_infos,
+                "download_size": size,
+                "dataset_size": size,
+            }
+        )
+    meta = {"configs": configs, "dataset_info": infos, "tags": ["livn", "neuroscience"]}
+    header = yaml.safe_dump(meta, sort_keys=False)
     main = counts[system_name]
     total = sum(main.values())
     split_lines = "\n".join(f"| `{s}` | {n} |" for s, n in main.items())
@@ -603,11 +624,13 @@ def merge(
                 del arrays, row
             files: dict[str, dict[str, list[str]]] = {name: {} for name in cfgs}
             counts: dict[str, dict[str, int]] = {name: {} for name in cfgs}
+            sizes: dict[str, dict[str, int]] = {name: {} for name in cfgs}
             for (name, split), writer in writers.items():
                 paths = writer.close()
                 if writer.num_rows:
                     files[name][split] = [p.relative_to(staging).as_posix() for p in paths]
                     counts[name][split] = writer.num_rows
+                    sizes[name][split] = sum(p.stat().st_size for p in paths)
             options = {
                 "include_voltage": bool(include_voltage),
                 "test_size": test_size,
@@ -616,7 +639,7 @@ def merge(
                 "batch_size": int(batch_size),
                 "cp": with_cp,
             }
-            (staging / CARD).write_text(_card(system_name, config, files, counts, options))
+            (staging / CARD).write_text(_card(system_name, config, files, counts, sizes, options))
             record = {
                 "format": 1,
                 "system_name": system_name,
