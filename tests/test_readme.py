@@ -19,7 +19,7 @@ def _commands():
 def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():
     commands = _commands()
     assert len(commands) == 2
-    assert "livn systems inspect EI2" in commands[0]
+    assert "livn systems sample system=EI2" in commands[0] and "--launch --merge" in commands[0]
     assert "pytest" in commands[1]
     assert commands[1] in (ROOT / ".ci" / "run").read_text()
 
