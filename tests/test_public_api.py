@@ -21,6 +21,11 @@ PUBLIC = {
     "livn.encoding": ["Encoding", "NoInput", "ElectrodePulses"],
     "livn.workflows": ["get", "WORKFLOWS"],
     "livn.workflows.generate_2d": ["Generate2D", "CultureConfig", "rectangle", "disk"],
+    "livn.workflows.sample": ["Sample", "SampleConfig", "run_sample", "resolve_class"],
+    "livn.workflows.executors": ["run_units", "Report", "EXECUTORS", "resolve_executor"],
+    "livn.workflows.shards": ["write_shard", "read_shard", "read_meta", "shard_indices"],
+    "livn.workflows.dataset": ["merge", "publish"],
+    "livn.distributed": ["DistributedEnv"],
     "livn.errors": [
         "LivnError",
         "ConfigError",
