@@ -305,6 +305,17 @@ def test_channel_view_without_currents_has_no_cp(tmp_path):
     assert names == ["index", "seed", "t_end", "features", "cit", "ctt"]
 
 
+def test_channel_view_needs_the_system(tmp_path):
+    out = write_job(tmp_path / "job", n=3)
+    config = json.loads((out / "config.json").read_text())
+    config["system"] = str(tmp_path / "missing-system")
+    (out / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="channels=False"):
+        ds.merge(out)
+    ds.merge(out, channels=False)  # the spikes alone need no system
+    assert set(rows(out)) == {"train", "test"}
+
+
 # ---------------------------------------------------------------------- re-merge
 def test_remerge_replaces_previous_merge_cleanly(tmp_path):
     out = write_job(tmp_path / "job", n=6, voltage=True)

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from livn import _fs
-from livn.errors import ConfigError, require
+from livn.errors import ConfigError, LivnError, require
 from livn.workflows import shards
 
 __all__ = [
@@ -323,7 +323,13 @@ class _ChannelView:
         from livn.io import MEA
         from livn.system import make
 
-        system = make(config["system"])
+        try:
+            system = make(config["system"])
+        except LivnError as e:
+            raise ConfigError(
+                f"the channel view needs the system {config['system']!r}, which cannot be "
+                f"loaded ({e}); make it available, or merge with channels=False."
+            ) from e
         self.coordinates = np.asarray(system.neuron_coordinates)
         self.mea = MEA.from_directory(system.uri) if system.has_mea else MEA()
         self.channel_ids = [int(c) for c in self.mea.channel_ids]
@@ -359,8 +365,14 @@ class _ChannelView:
         return row
 
 
-def _main_row(path: Path, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], index: int,
-              include_voltage: bool) -> dict[str, Any]:  # fmt: skip
+def _main_row(
+    path: Path,
+    meta: Mapping[str, Any],
+    arrays: Mapping[str, np.ndarray],
+    index: int,
+    config: Mapping[str, Any],
+    include_voltage: bool,
+) -> dict[str, Any]:
     if "it" not in arrays or "t" not in arrays:
         raise ConfigError(
             f"{path} has no spike arrays ('it', 't'): its decoding did not return raw spikes. "
@@ -373,9 +385,10 @@ def _main_row(path: Path, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarr
     features = arrays.get("features", np.zeros(0, np.float32))
     row: dict[str, Any] = {
         "index": int(meta.get("index", index)),
-        "seed": int(meta["seed"]),
+        # the sample job's rule (seed + index, duration) for shards that lack these entries
+        "seed": int(meta.get("seed", int(config.get("seed", 0) or 0) + index)),
         "trials": 1,
-        "t_end": float(meta["t_end"]),
+        "t_end": float(meta.get("t_end", config.get("duration", 0.0))),
         "features": np.asarray(features, dtype=np.float32).reshape(-1),
         "trial_it": [it],
         "trial_t": [t],
@@ -591,7 +604,8 @@ def merge(
 
     view = _ChannelView(config, warmup) if channels else None
     first = shards.shard_path(samples_dir, indices[0])
-    with_cp = bool(channels) and {"im", "mp"} <= set(np.load(first, allow_pickle=False).files)
+    with np.load(first, allow_pickle=False) as z:
+        with_cp = bool(channels) and {"im", "mp"} <= set(z.files)
 
     keys = ["it", "t", "features"]
     if include_voltage:
@@ -616,7 +630,7 @@ def merge(
                 path = shards.shard_path(samples_dir, index)
                 meta, arrays = _load(path, keys)
                 split = "test" if test else "train"
-                row = _main_row(path, meta, arrays, index, include_voltage)
+                row = _main_row(path, meta, arrays, index, config, include_voltage)
                 writers[system_name, split].add(row)
                 if view is not None:
                     crow = view.row(path, row, arrays, with_cp)
