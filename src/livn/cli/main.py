@@ -5,6 +5,7 @@ livn systems list
 livn systems inspect SYSTEM [--json]
 livn systems generate_2d [key=value ...] [--launch] [--mea] [--plot [FILE]] [--inspect]
 livn systems [mpi|slurm] sample [key=value ...] [--launch] [--merge] [--publish REPO_ID]
+livn batch config.yml [--dry-run] [--resume CHECKPOINT] [--device cpu|cuda] [--output DIR]
 """
 
 from __future__ import annotations
@@ -136,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     from livn.cli.sample import add_parsers as _add_sample
 
     _add_sample(ssub)
+
+    from livn.cli.batch import add_parser as _add_batch
+
+    _add_batch(sub)
     return parser
 
 

@@ -16,7 +16,7 @@ SLURM_MODULES = ("slurm", "tacc")
 class Progress:
     """A tqdm bar on a terminal; ``[i/N] Executing <id>...`` lines otherwise."""
 
-    def __init__(self, total: int, stream: Any = None) -> None:
+    def __init__(self, total: int, stream: Any = None, unit: str = "sample") -> None:
         self.stream = stream or sys.stderr
         self.total = total
         self.started = 0
@@ -25,7 +25,7 @@ class Progress:
             try:
                 from tqdm import tqdm
 
-                self.bar = tqdm(total=total, unit="sample", file=self.stream)
+                self.bar = tqdm(total=total, unit=unit, file=self.stream)
             except ImportError:  # pragma: no cover - tqdm ships with the workflows extra
                 self.bar = None
 

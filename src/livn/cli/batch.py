@@ -1,0 +1,76 @@
+"""``livn batch config.yml [--dry-run] [--resume CHECKPOINT] [--device] [--output DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Handler of ``livn batch``."""
+    from livn.cli.sample import Progress
+    from livn.workflows.executors import resolve_executor
+    from livn.workflows.sweeps import Batch
+
+    batch = Batch.from_yaml(args.config, device=args.device, output=args.output)
+    if args.dry_run:
+        batch.dry_run(processes=args.processes)
+        return 0
+    kind = resolve_executor(args.executor)
+    controller = True
+    if kind == "mpi":
+        from livn.workflows.sample import _mpi_rank
+
+        controller = _mpi_rank() == 0
+    progress = None
+    if controller:
+        done = 0
+        ckpt = batch.output_dir / "checkpoint.json"
+        if args.resume and ckpt.is_file():
+            import json
+
+            done = len(json.loads(ckpt.read_text()).get("completed", []))
+        progress = Progress(len(batch.stimuli) - done, unit="stimulus")
+    try:
+        report = batch.run(
+            resume=args.resume, executor=kind, processes=args.processes,
+            progress=progress.done if progress else None,
+            start=progress.start if progress else None,
+        )  # fmt: skip
+    finally:
+        if progress:
+            progress.close()
+    if not report.controller:
+        return 0
+    fmt = batch.config.batch.save_format
+    target = {"pytorch": "results.pt", "hdf5": "results.h5", "dataset": "dataset/"}[fmt]
+    print(f"Done: {len(report.completed)} executed, {len(report.failed)} failed; results in "
+          f"{batch.output_dir / target}")  # fmt: skip
+    if report.failed:
+        print("Failed stimuli:", file=sys.stderr)
+        for uid, msg in report.failed.items():
+            print(f"  {uid}: {msg}", file=sys.stderr)
+        print(f"Retry them with: livn batch {args.config} --resume "
+              f"{batch.output_dir / 'checkpoint.json'}", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``livn batch``."""
+    p = sub.add_parser(
+        "batch",
+        help="run a YAML batch of stimulus sweeps",
+        description="Run a YAML batch of stimulus sweeps (metadata, base_config, batch). See "
+        "docs/sweeps.md.",
+    )
+    p.add_argument("config", help="batch YAML file")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print count, examples, location and estimates; write nothing")  # fmt: skip
+    p.add_argument("--resume", metavar="CHECKPOINT", help="<output_dir>/checkpoint.json to resume")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="override base_config.device")
+    p.add_argument("--output", metavar="DIR", help="override batch.output_dir")
+    p.add_argument("--executor", default="auto", choices=("auto", "local", "serial", "mpi"),
+                   help="where stimuli run (default auto: MPI under mpiexec, else local)")  # fmt: skip
+    p.add_argument("--processes", type=int, help="local worker processes (default all cores)")
+    p.set_defaults(func=cmd_batch)

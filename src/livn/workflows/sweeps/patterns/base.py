@@ -1,0 +1,146 @@
+"""Stimulation patterns over the electrode grid: the base class and the pulse train they share.
+
+A pattern turns its parameters into electrode currents ``[T, n_channels]`` (µA, one row per
+``dt`` ms) for a run of ``duration`` ms. Spatial patterns set one signed amplitude per
+electrode for each pulse; every electrode then delivers charge-balanced biphasic pulses
+(leading phase ``-amplitude``: cathodic for a positive amplitude; then ``+amplitude``), each
+phase ``pulse_ms`` long, at ``onset_ms + k · period_ms``.
+
+Positions are the electrodes' x, y in **mm relative to the centre of the array** (the mean of
+the electrode coordinates), so ``center_x = center_y = 0`` is the middle of the MEA whatever
+its pitch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from livn.errors import ConfigError, did_you_mean
+
+__all__ = ["MAX_AMPLITUDE_UA", "TIMING", "Pattern", "electrode_positions_mm", "pulse_train"]
+
+#: Largest electrode current a pattern may ask for, µA (safety bound for typos like 4000).
+MAX_AMPLITUDE_UA = 1000.0
+
+#: Timing parameters every spatial pattern accepts, with defaults (ms).
+TIMING: dict[str, float] = {"pulse_ms": 0.2, "period_ms": 50.0, "onset_ms": 10.0, "dt": 0.05}
+
+
+def electrode_positions_mm(mea: Any) -> np.ndarray:
+    """``[C, 2]`` electrode x, y in mm relative to the array centre."""
+    xy = np.asarray(mea.electrode_coordinates, dtype=np.float64)[:, 1:3]
+    return (xy - xy.mean(axis=0)) / 1000.0
+
+
+def _steps(ms: float, dt: float, name: str) -> int:
+    n = ms / dt
+    if abs(n - round(n)) > 1e-6:
+        raise ConfigError(f"{name} = {ms} ms is not a multiple of dt = {dt} ms.")
+    return round(n)
+
+
+def pulse_train(
+    amplitudes: np.ndarray, duration: float, pulse_ms: float, period_ms: float,
+    onset_ms: float, dt: float,
+) -> np.ndarray:  # fmt: skip
+    """``[T, C]`` currents: biphasic pulses whose amplitude per pulse and channel is given.
+
+    Args:
+        amplitudes: ``[K, C]`` signed amplitudes (µA) of the ``K`` pulses that fit in the run
+            (rows beyond the pulses that fit are ignored), or ``[C]`` for all pulses.
+        duration: Run length, ms.
+        pulse_ms, period_ms, onset_ms, dt: Phase width, onset-to-onset interval, first onset
+            and row length, ms.
+    """
+    n_rows = math.ceil(round(duration / dt, 9))
+    width = _steps(pulse_ms, dt, "pulse_ms")
+    period = _steps(period_ms, dt, "period_ms")
+    onset = _steps(onset_ms, dt, "onset_ms")
+    if width < 1:
+        raise ConfigError(f"pulse_ms must be at least dt = {dt} ms; got {pulse_ms}.")
+    if period < 2 * width:
+        raise ConfigError(
+            f"period_ms = {period_ms} is shorter than one biphasic pulse (2 × {pulse_ms} ms)."
+        )
+    onsets = np.arange(onset, n_rows - 2 * width + 1, period)
+    amps = np.asarray(amplitudes, dtype=np.float64)
+    if amps.ndim == 1:
+        amps = np.broadcast_to(amps, (len(onsets), amps.shape[0]))
+    out = np.zeros((n_rows, amps.shape[1]), dtype=np.float32)
+    for k, start in enumerate(onsets):
+        out[start : start + width] = -amps[k]
+        out[start + width : start + 2 * width] = amps[k]
+    return out
+
+
+def pulse_onsets_ms(duration: float, pulse_ms: float, period_ms: float, onset_ms: float,
+                    dt: float) -> np.ndarray:  # fmt: skip
+    """Onset times (ms) of the pulses :func:`pulse_train` places in a run."""
+    n_rows = math.ceil(round(duration / dt, 9))
+    width, period = _steps(pulse_ms, dt, "pulse_ms"), _steps(period_ms, dt, "period_ms")
+    onset = _steps(onset_ms, dt, "onset_ms")
+    return np.arange(onset, n_rows - 2 * width + 1, period) * dt
+
+
+class Pattern:
+    """A stimulation pattern (subclasses set :attr:`name`, :attr:`defaults`, :meth:`amplitudes`).
+
+    Attributes:
+        name: The sweep ``type``.
+        defaults: Parameter name → default value (None: required).
+        abbreviations: Short names for descriptive stimulus ids (``amplitude`` → ``a``).
+    """
+
+    name: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    abbreviations: ClassVar[dict[str, str]] = {}
+
+    def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Parameters with defaults filled in; unknown or missing ones raise ConfigError."""
+        valid = {**self.defaults, **TIMING}
+        unknown = [k for k in params if k not in valid]
+        if unknown:
+            raise ConfigError(
+                f"{self.name}: unknown parameter {unknown[0]!r}. Valid: {', '.join(valid)}."
+                f"{did_you_mean(unknown[0], valid)}"
+            )
+        out = {**valid, **params}
+        missing = [k for k, v in out.items() if v is None]
+        if missing:
+            raise ConfigError(f"{self.name}: parameter {missing[0]!r} is required.")
+        for k, v in out.items():
+            if k in TIMING or isinstance(self.defaults.get(k), float | int):
+                if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                    raise ConfigError(f"{self.name}: parameter {k!r} must be a number; got {v!r}.")
+        for k, v in out.items():  # canonical numbers: 10 and 10.0 are the same stimulus
+            if isinstance(self.defaults.get(k, TIMING.get(k)), float) and isinstance(v, int):
+                out[k] = float(v)
+        for k in ("pulse_ms", "period_ms", "dt"):
+            if out[k] <= 0:
+                raise ConfigError(f"{self.name}: {k} must be > 0 ms; got {out[k]!r}.")
+        if out["onset_ms"] < 0:
+            raise ConfigError(f"{self.name}: onset_ms must be >= 0; got {out['onset_ms']!r}.")
+        return out
+
+    def amplitudes(self, xy: np.ndarray, onsets_ms: np.ndarray, duration: float,
+                   p: dict[str, Any]) -> np.ndarray:  # fmt: skip
+        """``[K, C]`` signed amplitudes (µA) per pulse onset and electrode position ``xy`` (mm)."""
+        raise NotImplementedError
+
+    def channel_inputs(self, mea: Any, duration: float, params: Mapping[str, Any]) -> np.ndarray:
+        """``[T, n_channels]`` electrode currents (µA, rows of ``params['dt']`` ms)."""
+        p = self.resolve(params)
+        xy = electrode_positions_mm(mea)
+        onsets = pulse_onsets_ms(duration, p["pulse_ms"], p["period_ms"], p["onset_ms"], p["dt"])
+        amps = np.asarray(self.amplitudes(xy, onsets, duration, p), dtype=np.float64)
+        peak = float(np.abs(amps).max()) if amps.size else 0.0
+        if peak > MAX_AMPLITUDE_UA:
+            raise ConfigError(
+                f"{self.name}: peak electrode current {peak:g} µA exceeds the {MAX_AMPLITUDE_UA:g} "
+                "µA safety bound; lower the amplitude."
+            )
+        return pulse_train(amps, duration, p["pulse_ms"], p["period_ms"], p["onset_ms"], p["dt"])
