@@ -29,7 +29,8 @@ class StimulusSpec:
     Attributes:
         index: Position in the batch (0-based).
         key: ``stim_0000``-style key (zero-padded to at least 4 digits).
-        stimulus_id: Descriptive unique id, e.g. ``gaussian_a10.0_s0.3_rep0``.
+        stimulus_id: Descriptive unique id from the swept parameters (those with more than one
+            value) and the repetition, e.g. ``gaussian_a10.0_s0.3_rep0``; a repeat gets ``_1``.
         type: Pattern name.
         params: Resolved parameters (defaults filled in).
         swept: The parameters given in the sweep (for ids and indexes).
@@ -95,7 +96,9 @@ def expand(config: BatchConfig) -> list[StimulusSpec]:
             params = pattern.resolve(swept)
             for rep in range(sweep.repetitions):
                 abbr = "_".join(
-                    f"{pattern.abbreviations.get(n, n)}{_fmt(v)}" for n, v in swept.items()
+                    f"{pattern.abbreviations.get(n, n)}{_fmt(v)}"
+                    for n, v in swept.items()
+                    if len(sweep.parameters[n]) > 1
                 )
                 sid = f"{pattern.name}_{abbr}_rep{rep}" if abbr else f"{pattern.name}_rep{rep}"
                 if sid in seen:

@@ -136,6 +136,11 @@ class Pattern:
         p = self.resolve(params)
         xy = electrode_positions_mm(mea)
         onsets = pulse_onsets_ms(duration, p["pulse_ms"], p["period_ms"], p["onset_ms"], p["dt"])
+        if len(onsets) == 0:
+            raise ConfigError(
+                f"{self.name}: no pulse fits in a {duration:g} ms run (first onset at "
+                f"{p['onset_ms']:g} ms, biphasic pulse {2 * p['pulse_ms']:g} ms); lower onset_ms."
+            )
         amps = np.asarray(self.amplitudes(xy, onsets, duration, p), dtype=np.float64)
         peak = float(np.abs(amps).max()) if amps.size else 0.0
         if peak > MAX_AMPLITUDE_UA:
