@@ -26,6 +26,7 @@ PUBLIC = {
     "livn.workflows.shards": ["write_shard", "read_shard", "read_meta", "shard_indices"],
     "livn.workflows.dataset": ["merge", "publish"],
     "livn.distributed": ["DistributedEnv"],
+    "livn.workflows.sweeps": ["Batch", "BatchConfig", "expand", "count", "get_pattern", "PATTERNS"],
     "livn.errors": [
         "LivnError",
         "ConfigError",

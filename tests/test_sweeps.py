@@ -391,3 +391,10 @@ def test_a_directory_holding_a_different_batch_is_refused(tmp_path, reference):
     with pytest.raises(ConfigError, match="not this batch's checkpoint"):
         Batch(BATCH, output=str(batch.output_dir)).run(executor="serial", resume="elsewhere.json")
     assert sorted(os.listdir(batch.output_dir)) == before
+
+
+def test_the_shipped_example_config_is_valid():
+    from livn.workflows.sweeps import load_config
+
+    config = load_config(Path(__file__).resolve().parents[1] / "examples" / "batch_config.yml")
+    assert count(config) == 12 + 4 + 2 + 2
