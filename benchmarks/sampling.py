@@ -12,12 +12,13 @@ times the shards were written, which leaves out start-up: imports and compilatio
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from livn.workflows.executors import find_mpiexec
 
 
 def run(label: str, prefix: list[str], args: list[str], out: Path, samples: int, workers: int):
@@ -68,8 +69,9 @@ def main() -> None:
             a.samples,
             2,
         )
-        if not a.no_mpi and shutil.which("mpiexec"):
-            run("mpiexec -n 3", ["mpiexec", "-n", "3"], args, root / "m3", a.samples, 2)
+        mpiexec = find_mpiexec()
+        if not a.no_mpi and mpiexec:
+            run("mpiexec -n 3", [mpiexec, "-n", "3"], args, root / "m3", a.samples, 2)
 
 
 if __name__ == "__main__":

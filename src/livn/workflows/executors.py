@@ -37,7 +37,8 @@ from typing import Any
 
 from livn.errors import ConfigError, did_you_mean
 
-__all__ = ["EXECUTORS", "Report", "Unit", "mpi_world_size", "resolve_executor", "run_units"]
+__all__ = ["EXECUTORS", "Report", "Unit", "find_mpiexec", "mpi_world_size", "resolve_executor",
+           "run_units"]  # fmt: skip
 
 #: Executor names accepted by :func:`run_units`.
 EXECUTORS: tuple[str, ...] = ("auto", "local", "serial", "mpi")
@@ -77,6 +78,17 @@ def mpi_world_size() -> int:
         if value and value.isdigit():
             return int(value)
     return 1
+
+
+def find_mpiexec() -> str | None:
+    """``mpiexec`` beside this Python (the ``mpich`` wheel installs it there), else on PATH."""
+    import shutil
+    from pathlib import Path
+
+    local = Path(sys.executable).parent / "mpiexec"
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    return shutil.which("mpiexec")
 
 
 def resolve_executor(name: str) -> str:

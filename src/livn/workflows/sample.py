@@ -348,7 +348,9 @@ class Sample:
     def mpi_command(self, resources: Mapping[str, Any] | None = None) -> list[str]:
         """``mpiexec -n N python -m livn systems sample ... executor=mpi --launch``."""
         n = _ranks(resources or {})
-        launcher = shutil.which("mpiexec") or "mpiexec"
+        from livn.workflows.executors import find_mpiexec
+
+        launcher = find_mpiexec() or "mpiexec"
         return [launcher, "-n", str(n), sys.executable, "-m", "livn", "systems", "sample",
                 *self.cli_arguments(), "executor=mpi", "--launch"]  # fmt: skip
 
@@ -490,7 +492,7 @@ def _quote(args: list[str]) -> str:
 def run_mpi(job: Sample, resources: Mapping[str, Any]) -> int:
     """Launch ``job`` under ``mpiexec`` (the seed's ``livn systems mpi sample ... --launch``)."""
     cmd = job.mpi_command(resources)
-    if shutil.which(cmd[0]) is None:
+    if not os.path.isfile(cmd[0]) and shutil.which(cmd[0]) is None:
         raise ConfigError(
             "mpiexec was not found on PATH; install the MPI extra (pip install 'livn[mpi]') or "
             f"load your cluster's MPI module. The command would be: {_quote(cmd)}"
