@@ -33,6 +33,33 @@ from livn.models.rcsd.model import NMDA_MG, STD_TAU_REC, STD_U
 F32 = jnp.float32
 DELIVERY = ("auto", "gather", "scatter")
 
+#: XLA:CPU options for the compiled runs (per compilation, no process-wide flags). Region
+#: analysis lets copy insertion see that the delivery ring is read before it is updated in
+#: place; without it XLA copies the whole ring (twice) on every step.
+CPU_COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
+
+
+class _Compiled:
+    """``jax.jit(fn)``, compiled with :data:`CPU_COMPILER_OPTIONS` when called at top level
+    on the CPU; inside a user's ``jax.jit``/``jax.grad`` trace (where compiler options are
+    not allowed) the plain ``jax.jit`` is used and inlined."""
+
+    def __init__(self, fn) -> None:
+        self.plain = jax.jit(fn)
+        self.tuned = (jax.jit(fn, compiler_options=CPU_COMPILER_OPTIONS)
+                      if jax.default_backend() == "cpu" else None)  # fmt: skip
+
+    def __call__(self, *args):
+        if self.tuned is not None and not any(
+            isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(args)
+        ):
+            try:
+                return self.tuned(*args)
+            except ValueError as e:  # traced from an enclosing transformation after all
+                if "compiler_options" not in str(e):
+                    raise
+        return self.plain(*args)
+
 
 @jax.custom_jvp
 def surrogate_heaviside(x):
@@ -407,7 +434,7 @@ class Engine:
         sig = (*cfg, tuple(stim.shape))
         fn = self._compiled.get(sig)
         if fn is None:
-            fn = jax.jit(functools.partial(self._run_impl, cfg))
+            fn = _Compiled(functools.partial(self._run_impl, cfg))
             self._compiled[sig] = fn
         state, buf, v, im, masks = fn(state, params, jnp.asarray(stim, F32),
                                       jnp.asarray(stim_dt, F32), key, maps or [])  # fmt: skip
@@ -430,7 +457,7 @@ class Engine:
         fn = self._compiled.get(sig)
         if fn is None:
             axes = (None, None, 0 if batched_stim else None, None, 0, None)
-            fn = jax.jit(jax.vmap(functools.partial(self._run_impl, cfg), in_axes=axes))
+            fn = _Compiled(jax.vmap(functools.partial(self._run_impl, cfg), in_axes=axes))
             self._compiled[sig] = fn
         return fn(state, params, jnp.asarray(stim, F32), jnp.asarray(stim_dt, F32), keys,
                   maps or [])  # fmt: skip
