@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from livn.errors import ConfigError
+from livn.workflows.executors import mpi_barrier, mpi_recv
 
 __all__ = ["DistributedEnv"]
 
@@ -102,7 +103,7 @@ class DistributedEnv:
         if not self.is_root:
             if self.rank in self._workers:
                 self._serve()
-            self.comm.Barrier()
+            mpi_barrier(self.comm)
         return self
 
     # ------------------------------------------------------------------ configuration
@@ -177,7 +178,7 @@ class DistributedEnv:
         status = MPI.Status()
         errors = []
         while busy:
-            k, ok, value = self.comm.recv(source=MPI.ANY_SOURCE, tag=_TAG_RESULT, status=status)
+            k, ok, value = mpi_recv(self.comm, MPI.ANY_SOURCE, _TAG_RESULT, status)
             busy -= 1
             if ok:
                 results[k] = value
@@ -199,7 +200,7 @@ class DistributedEnv:
         status = MPI.Status()
         applied: list = []
         while True:
-            msg = self.comm.recv(source=0, tag=MPI.ANY_TAG, status=status)
+            msg = mpi_recv(self.comm, 0, MPI.ANY_TAG, status)
             if status.Get_tag() == _TAG_STOP:
                 return
             k, ops, task, seed = msg
@@ -216,7 +217,7 @@ class DistributedEnv:
         if self.is_root and not self._closed and self.comm is not None and self.size > 1:
             for w in self._workers:
                 self.comm.send(None, dest=w, tag=_TAG_STOP)
-            self.comm.Barrier()
+            mpi_barrier(self.comm)
         self._closed = True
         self.env.close()
 

@@ -294,6 +294,28 @@ def _worker_main() -> int:
 # ---------------------------------------------------------------------------- MPI
 _TAG_WORK, _TAG_DONE, _TAG_STOP = 1, 2, 3
 
+#: Seconds between polls of a waiting rank. MPICH's blocking receive spins a whole core; a
+#: controller or an idle worker that sleeps between probes leaves the cores to the simulations.
+POLL_S = 0.002
+
+
+def mpi_recv(comm: Any, source: int, tag: int, status: Any) -> Any:
+    """``comm.recv`` that sleeps between probes instead of spinning a core."""
+    import time
+
+    while not comm.Iprobe(source=source, tag=tag, status=status):
+        time.sleep(POLL_S)
+    return comm.recv(source=status.Get_source(), tag=status.Get_tag(), status=status)
+
+
+def mpi_barrier(comm: Any) -> None:
+    """``comm.Barrier`` that sleeps between tests instead of spinning a core."""
+    import time
+
+    request = comm.Ibarrier()
+    while not request.Test():
+        time.sleep(POLL_S)
+
 
 def _run_mpi(units, worker, context, nprocs_per_worker, progress, start) -> Report:
     from livn.errors import require
@@ -317,7 +339,7 @@ def _run_mpi(units, worker, context, nprocs_per_worker, progress, start) -> Repo
         fn = _load(worker)
         status = MPI.Status()
         while True:
-            unit = comm.recv(source=0, tag=MPI.ANY_TAG, status=status)
+            unit = mpi_recv(comm, 0, MPI.ANY_TAG, status)
             if status.Get_tag() == _TAG_STOP:
                 break
             try:
@@ -329,7 +351,7 @@ def _run_mpi(units, worker, context, nprocs_per_worker, progress, start) -> Repo
         report = Report(controller=False)
     else:
         report = Report(controller=False)
-    comm.Barrier()
+    mpi_barrier(comm)
     return report
 
 
@@ -348,7 +370,7 @@ def _mpi_controller(comm, MPI, units, leaders, progress, start) -> Report:
     done = 0
     status = MPI.Status()
     while busy:
-        msg = comm.recv(source=MPI.ANY_SOURCE, tag=_TAG_DONE, status=status)
+        msg = mpi_recv(comm, MPI.ANY_SOURCE, _TAG_DONE, status)
         w = status.Get_source()
         unit = busy.pop(w)
         if msg["status"] == "ok":
