@@ -35,8 +35,12 @@ DELIVERY = ("auto", "gather", "scatter")
 
 #: XLA:CPU options for the compiled runs (per compilation, no process-wide flags). Region
 #: analysis lets copy insertion see that the delivery ring is read before it is updated in
-#: place; without it XLA copies the whole ring (twice) on every step.
-CPU_COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
+#: place; without it XLA copies the whole ring (twice) on every step. Only dots go to the
+#: YNNPACK library: its calls cost more than XLA's own code for our tiny reductions.
+CPU_COMPILER_OPTIONS = {
+    "xla_cpu_copy_insertion_use_region_analysis": True,
+    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT",
+}
 
 
 class _Compiled:

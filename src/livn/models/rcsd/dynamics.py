@@ -173,15 +173,6 @@ def channel_spans(params: dict) -> dict[str, tuple[int, int]]:
     return spans
 
 
-def _embed(xp: Any, x, span: tuple[int, int], n_comp: int):
-    """Place ``[n, hi - lo]`` columns into ``[n, n_comp]`` zeros."""
-    lo, hi = span
-    if (lo, hi) == (0, n_comp):
-        return x
-    parts = [xp.zeros_like(x[:, :1])] * lo + [x] + [xp.zeros_like(x[:, :1])] * (n_comp - hi)
-    return xp.concatenate(parts, axis=1) if lo or hi < n_comp else x
-
-
 def _ghk1(xp: Any, v, cai, ktf_value: float):
     """:func:`kinetics.ghk` with one exponential (``e^{v/f}`` serves both terms)."""
     f = ktf_value / 2.0
@@ -201,41 +192,34 @@ def _decay(y):
     return (1.0 - h + q) / (1.0 + h + q)
 
 
-def fast_currents(xp: Any, ca: dict, s: dict):
-    """:func:`currents` computing each channel on its compartment span only."""
-    p, spans = ca["params"], ca["spans"]
+def dense_currents(xp: Any, ca: dict, s: dict):
+    """:func:`currents` on compartment-major state ``[n_comp, n]`` (``ca`` from
+    :func:`cell_arrays`), with one exponential per GHK term.
+
+    Every channel present in the cell is evaluated on every compartment (its conductance is
+    zero where it is absent, which adds exact zeros): uniform loops over the whole array
+    vectorise far better than per-span slices, and channels absent from the cell are skipped.
+    """
+    p, active = ca["params_cm"], ca["active"]
     v = s["v"]
-    n_comp = v.shape[1]
     ek = k.nernst(xp, s["ko"], s["ki"])
-    zero = xp.zeros_like(v)
-    g_na = i_na = zero
-    if "g_na" in spans:
-        lo, hi = sp = spans["g_na"]
-        vs = v[:, lo:hi]
-        ena = k.nernst(xp, s["nao"][:, lo:hi], s["nai"][:, lo:hi])
-        g = p["g_na"][lo:hi] * k.nas_minf(xp, vs) ** 3 * s["h"][:, lo:hi]
-        g_na, i_na = _embed(xp, g, sp, n_comp), _embed(xp, g * (vs - ena), sp, n_comp)
-    g_k = zero
-    if "g_kdr" in spans:
-        lo, hi = sp = spans["g_kdr"]
-        g_k = g_k + _embed(xp, p["g_kdr"][lo:hi] * s["n"][:, lo:hi] ** 4, sp, n_comp)
-    if "g_ka" in spans:
-        lo, hi = sp = spans["g_ka"]
-        g_k = g_k + _embed(xp, p["g_ka"][lo:hi] * s["a"][:, lo:hi] * s["b"][:, lo:hi], sp, n_comp)
-    if "g_kca" in spans:
-        lo, hi = sp = spans["g_kca"]
-        g_k = g_k + _embed(xp, p["g_kca"][lo:hi] * k.kca_factor(s["cai"][:, lo:hi]), sp, n_comp)
-    i_ca = zero
-    if "g_can" in spans:
-        lo, hi = sp = spans["g_can"]
-        term = (p["g_can"][lo:hi] * s["mc"][:, lo:hi] ** 2 * s["hc"][:, lo:hi]
-                * _ghk1(xp, v[:, lo:hi], s["cai"][:, lo:hi], k.KTF_CAN))  # fmt: skip
-        i_ca = i_ca + _embed(xp, term, sp, n_comp)
-    if "g_cal" in spans:
-        lo, hi = sp = spans["g_cal"]
-        term = p["g_cal"][lo:hi] * s["ml"][:, lo:hi] * _ghk1(xp, v[:, lo:hi], s["cai"][:, lo:hi],
-                                                              k.KTF_CAL)  # fmt: skip
-        i_ca = i_ca + _embed(xp, term, sp, n_comp)
+    g_na = i_na = 0.0
+    if "g_na" in active:
+        ena = k.nernst(xp, s["nao"], s["nai"])
+        g_na = p["g_na"] * k.nas_minf(xp, v) ** 3 * s["h"]
+        i_na = g_na * (v - ena)
+    g_k = 0.0
+    if "g_kdr" in active:
+        g_k = g_k + p["g_kdr"] * s["n"] ** 4
+    if "g_ka" in active:
+        g_k = g_k + p["g_ka"] * s["a"] * s["b"]
+    if "g_kca" in active:
+        g_k = g_k + p["g_kca"] * k.kca_factor(s["cai"])
+    i_ca = 0.0
+    if "g_can" in active:
+        i_ca = i_ca + p["g_can"] * s["mc"] ** 2 * s["hc"] * _ghk1(xp, v, s["cai"], k.KTF_CAN)
+    if "g_cal" in active:
+        i_ca = i_ca + p["g_cal"] * s["ml"] * _ghk1(xp, v, s["cai"], k.KTF_CAL)
     i_k = g_k * (v - ek)
     i_pas = p["g_pas"] * (v - p["e_pas"])
     return {"i_na": i_na, "i_k": i_k, "i_ca": i_ca, "i_pas": i_pas,
@@ -255,6 +239,7 @@ def cell_arrays(cell: CellType, xp: Any = np, dtype=None) -> dict:
     """Per-compartment constants of a cell type as ``xp`` arrays."""
     i_hold, irest = rest_currents(cell)
     conv = lambda a: xp.asarray(a, dtype=dtype)  # noqa: E731
+    col = lambda a: conv(np.asarray(a)[:, None])  # noqa: E731  [n_comp, 1]
     return {
         "active": frozenset(c for c in ALL_CHANNELS if np.any(cell.params[c] != 0)),
         "spans": channel_spans(cell.params),
@@ -263,24 +248,78 @@ def cell_arrays(cell: CellType, xp: Any = np, dtype=None) -> dict:
         "g_axial": conv(cell.g_axial),
         "i_hold": conv(i_hold),
         "irest": conv(irest),
+        # the same as [n_comp, 1] columns, for compartment-major state (step_cm)
+        "params_cm": {key: col(val) for key, val in cell.params.items()},
+        "C_cm": col(cell.capacitance_nF()),
+        "i_hold_cm": col(i_hold),
+        "irest_cm": col(irest),
     }
 
 
-def _tridiagonal(xp: Any, lower, diag, upper, rhs_):
-    """Solve ``[n, m]`` tridiagonal systems (Thomas algorithm, unrolled over ``m``)."""
-    m = diag.shape[1]
+def _tridiagonal_rows(lower, diag, upper, rhs_):
+    """Solve tridiagonal systems along the leading axis (Thomas algorithm, unrolled).
+
+    ``diag`` and ``rhs_`` are ``[m, n]`` (one system per column); ``lower[j]`` and
+    ``upper[j]`` are per-row constants. Returns the ``m`` solution rows.
+    """
+    m = diag.shape[0]
     cp, dp = [None] * m, [None] * m
-    cp[0] = upper[:, 0] / diag[:, 0]
-    dp[0] = rhs_[:, 0] / diag[:, 0]
+    cp[0] = upper[0] / diag[0]
+    dp[0] = rhs_[0] / diag[0]
     for j in range(1, m):
-        denom = diag[:, j] - lower[:, j] * cp[j - 1]
-        cp[j] = upper[:, j] / denom
-        dp[j] = (rhs_[:, j] - lower[:, j] * dp[j - 1]) / denom
+        denom = diag[j] - lower[j] * cp[j - 1]
+        cp[j] = upper[j] / denom
+        dp[j] = (rhs_[j] - lower[j] * dp[j - 1]) / denom
     x = [None] * m
     x[m - 1] = dp[m - 1]
     for j in range(m - 2, -1, -1):
         x[j] = dp[j] - cp[j] * x[j + 1]
-    return xp.stack(x, axis=1)
+    return x
+
+
+def step_cm(xp: Any, ca: dict, s: dict, dt: float, g_in=0.0, ge_in=0.0, i_inj=0.0):
+    """:func:`step` on compartment-major state: every array is ``[n_comp, n]``.
+
+    This is the integrator (the engine keeps RCSD state in this layout, where each
+    compartment is a contiguous row); :func:`step` is the same on ``[n, n_comp]``.
+    """
+    p = ca["params_cm"]
+    v = s["v"]
+    m = v.shape[0]
+    c = dense_currents(xp, ca, s)
+    area_nA = p["area"] * 1e6
+    C_dt = ca["C_cm"] / dt
+    G = c["g_ohmic"] * area_nA
+    ga = ca["g_axial"]
+    # axial conductance to the left (j-1) and right (j+1) neighbour of each compartment
+    g_left = [0.0] + [ga[j - 1] for j in range(1, m)]
+    g_right = [ga[j] for j in range(m - 1)] + [0.0]
+    zero = xp.zeros((1, 1), dtype=v.dtype)
+    gl = xp.concatenate([zero, xp.reshape(ga, (-1, 1))], axis=0)
+    gr = xp.concatenate([xp.reshape(ga, (-1, 1)), zero], axis=0)
+    diag = C_dt + G + g_in + gl + gr
+    rhs_ = (C_dt + G) * v - c["i"] * area_nA + ca["i_hold_cm"] + ge_in + i_inj
+    lower = [-g for g in g_left]
+    upper = [-g for g in g_right]
+    v_new = xp.stack(_tridiagonal_rows(lower, diag, upper, rhs_), axis=0)
+
+    new = dict(s)
+    new["v"] = v_new
+    rows = xp.arange(m)[:, None]
+    for key, (inf_fn, tau) in _GATES.items():
+        span = ca["spans"].get(GATE_CHANNEL[key])
+        if span is None:
+            continue
+        lo, hi = span
+        inf = inf_fn(xp, v_new)
+        decay = _decay(dt / tau(xp, v_new)) if callable(tau) else float(np.exp(-dt / tau))
+        upd = inf + (s[key] - inf) * decay
+        # gates outside the channel's compartments keep their value
+        new[key] = upd if (lo, hi) == (0, m) else xp.where((rows >= lo) & (rows < hi), upd, s[key])
+    d = _pool_derivatives(xp, p, s, c, ca["irest_cm"])
+    for key, dv in d.items():
+        new[key] = new[key] + dt * dv
+    return new
 
 
 def step(xp: Any, ca: dict, s: dict, dt: float, g_in=0.0, ge_in=0.0, i_inj=0.0):
@@ -293,38 +332,7 @@ def step(xp: Any, ca: dict, s: dict, dt: float, g_in=0.0, ge_in=0.0, i_inj=0.0):
         ge_in: ``[n, n_comp]`` Σ g·E of the inputs (µS·mV), so input current is g·v − ge.
         i_inj: ``[n, n_comp]`` injected current, nA (inward positive).
     """
-    p = ca["params"]
-    v = s["v"]
-    c = fast_currents(xp, ca, s)
-    area_nA = p["area"] * 1e6
-    C_dt = ca["C"] / dt
-    G = c["g_ohmic"] * area_nA
-    ga = ca["g_axial"]
-    zero = xp.zeros_like(v[:, :1])
-    g_left = xp.concatenate([zero, xp.broadcast_to(ga, v[:, 1:].shape)], axis=1)
-    g_right = xp.concatenate([xp.broadcast_to(ga, v[:, 1:].shape), zero], axis=1)
-    diag = C_dt + G + g_in + g_left + g_right
-    rhs_ = (C_dt + G) * v - c["i"] * area_nA + ca["i_hold"] + ge_in + i_inj
-    v_new = _tridiagonal(xp, -g_left, diag, -g_right, rhs_)
-
-    new = dict(s)
-    new["v"] = v_new
-    n_comp = v.shape[1]
-    for key, (inf_fn, tau) in _GATES.items():
-        span = ca["spans"].get(GATE_CHANNEL[key])
-        if span is None:
-            continue
-        lo, hi = span
-        vs = v_new[:, lo:hi]
-        inf = inf_fn(xp, vs)
-        decay = _decay(dt / tau(xp, vs)) if callable(tau) else float(np.exp(-dt / tau))
-        upd = inf + (s[key][:, lo:hi] - inf) * decay
-        new[key] = (
-            xp.concatenate([s[key][:, :lo], upd, s[key][:, hi:]], axis=1)
-            if (lo or hi < n_comp)
-            else upd
-        )
-    d = _pool_derivatives(xp, p, s, c, ca["irest"])
-    for key, dv in d.items():
-        new[key] = new[key] + dt * dv
-    return new
+    t = lambda a: a if np.ndim(a) < 2 else xp.swapaxes(a, 0, 1)  # noqa: E731
+    new = step_cm(xp, ca, {key: t(val) for key, val in s.items()}, dt, t(g_in), t(ge_in),
+                  t(i_inj))  # fmt: skip
+    return {key: t(val) for key, val in new.items()}
