@@ -6,9 +6,10 @@ from ``fold_in(key(seed), first step of the block)``, so a run is reproducible f
 and continues across ``run()`` calls.
 
 Spike delivery (see :mod:`livn.backends.jax.network`) is ``"gather"`` (a ring of past spikes
-read by every synapse entry; dense over entries, differentiable) or ``"scatter"`` (each spike
-adds to a ring of future inputs; event driven). ``"auto"`` picks scatter for networks with
-many synapses per cell step.
+read by every synapse entry; dense over entries) or ``"scatter"`` (each spike adds to a ring
+of future inputs; event driven — in mask mode every cell's entries are added, so that it is
+differentiable too). ``"auto"`` picks scatter on CPUs, and elsewhere for networks with many
+synapses per cell step.
 
 Two run modes:
 
@@ -78,11 +79,13 @@ def _surrogate_jvp(primals, tangents):
 
 
 def for_each_chunk(mask, k: int, body, carry):
-    """Apply ``body(indices [k], carry)`` to the set entries of ``mask`` ``k`` at a time.
+    """Apply ``body(indices [k], valid [k], carry)`` to the set entries of ``mask``, ``k`` at
+    a time.
 
-    Indices come from ``top_k`` (much cheaper than ``nonzero`` on CPU); a chunk may contain
-    unset entries when fewer than ``k`` remain — ``body`` must make those a no-op (their
-    ``mask`` value is 0). Runs zero iterations when nothing is set.
+    Indices come from ``top_k`` (much cheaper than ``nonzero`` on CPU), so the set entries of
+    a chunk come first. When fewer than ``k`` remain, the chunk is filled with other indices,
+    possibly ones already visited: ``valid`` is false for those, and ``body`` must make them
+    a no-op. Runs zero iterations when nothing is set.
     """
     key = mask.astype(F32)
 
@@ -91,8 +94,8 @@ def for_each_chunk(mask, k: int, body, carry):
 
     def step(c):
         key, carry = c
-        _, idx = jax.lax.top_k(key, k)
-        carry = body(idx, carry)
+        top, idx = jax.lax.top_k(key, k)
+        carry = body(idx, top > 0, carry)
         return key.at[idx].set(0.0), carry
 
     return jax.lax.while_loop(cond, step, (key, carry))[1]
@@ -121,10 +124,12 @@ class Engine:
         self.dt = float(model.dt)
         self.n_sub = max(1, round(model.record_dt / model.dt))
         n = network.num_neurons
-        if delivery == "auto":
-            delivery = "scatter" if network.num_entries > 20 * max(n, 1) + 20_000 else "gather"
+        if delivery == "auto":  # on CPUs event-driven delivery wins at every size we measured
+            many = network.num_entries > 20 * max(n, 1) + 20_000
+            delivery = "scatter" if many or jax.default_backend() == "cpu" else "gather"
         self.delivery = delivery
         self.chunk = int(chunk)
+        self.any_std = bool(np.any(network.entry_std))  # any depressing (AMPA) synapse
         self.consts = [g.cell.constants(jnp, F32) for g in network.groups]
         if delivery == "gather":
             tab, _ = network.by_slot()
@@ -233,25 +238,55 @@ class Engine:
         row, fut = jax.lax.optimization_barrier((row, state["fut"]))
         return row, {**state, "fut": fut.at[r].set(0.0)}
 
-    def _deliver(self, state, spk, rel):
-        """Record this step's spikes (``spk`` [N]) and depressed releases (``rel`` [N])."""
+    def _deliver(self, state, spk, rel, dense: bool = False, rec=None):
+        """Record this step's spikes (``spk`` [N]) and depressed releases (``rel`` [N]).
+
+        ``dense``: scatter every cell's entries (no loop over the spiking ones), for mask mode.
+        ``rec``: ``(buffer, t_cross, t0, capacity)`` to also append the spikes (scatter only,
+        in the same loop over spiking cells) to the spike buffer; returns the new buffer.
+        """
         net, tb = self.net, self.tables
         t_step = state["step"]
         if self.delivery == "gather":
             row = jnp.concatenate([spk, rel])
-            return {**state, "hist": state["hist"].at[t_step % net.ring].set(row)}
+            return {**state, "hist": state["hist"].at[t_step % net.ring].set(row)}, None
         k = min(self.chunk, net.num_neurons)
+        std = self.any_std
 
-        def body(pres, fut):
+        def body(pres, valid, c):
+            fut, buf = c
             rows = (t_step + tb["delay"][pres]) % net.ring
-            vals = jnp.where(tb["std"][pres], rel[pres][:, None], spk[pres][:, None])
-            return fut.at[rows, tb["slot"][pres]].add(vals, mode="promise_in_bounds")
+            on = valid.astype(F32)[:, None]
+            if std:
+                vals = jnp.where(tb["std"][pres], rel[pres][:, None], spk[pres][:, None]) * on
+            else:
+                vals = jnp.broadcast_to(spk[pres][:, None] * on, rows.shape)
+            fut = fut.at[rows, tb["slot"][pres]].add(vals, mode="promise_in_bounds")
+            if buf is not None:
+                # the spiking cells of a chunk come first: write the whole chunk and advance
+                # by their number (the buffer has a chunk of slack at its end)
+                (bi, bt, p, over), t_cross, t0, cap = buf, *rec[1:]
+                count = jnp.sum(valid).astype(jnp.int32)
+                fits = p + count <= cap
+                bi = jax.lax.dynamic_update_slice(bi, pres.astype(jnp.int32), (p,))
+                bt = jax.lax.dynamic_update_slice(bt, t_cross[pres] - t0, (p,))
+                buf = (bi, bt, p + jnp.where(fits, count, 0), over + jnp.where(fits, 0, count))
+            return fut, buf
 
-        fut = for_each_chunk(spk > 0, k, body, state["fut"])
-        return {**state, "fut": fut}
+        buf = None if rec is None else rec[0]
+        if dense:  # every cell at once, no loop: differentiable in reverse mode
+            every = jnp.arange(net.num_neurons)
+            fut, buf = body(every, jnp.ones(net.num_neurons, bool), (state["fut"], buf))
+        else:
+            fut, buf = for_each_chunk(spk > 0, k, body, (state["fut"], buf))
+        return {**state, "fut": fut}, buf
 
-    def _step(self, state, params, inj, z, heaviside):
-        """Advance one dt. ``inj``: per-group ``[n, n_comp]`` injected current (nA)."""
+    def _step(self, state, params, inj, z, heaviside, dense: bool = False, rec=None):
+        """Advance one dt. ``inj``: per-group ``[n, n_comp]`` injected current (nA).
+
+        ``rec``: ``(spike buffer, t0, capacity)`` to record spikes while delivering them
+        (:meth:`_deliver`). Returns ``(state, spikes, crossing times, spike buffer)``.
+        """
         dt = self.dt
         net = self.net
         t = state["step"].astype(F32) * dt
@@ -304,18 +339,21 @@ class Engine:
         spk = jnp.concatenate(spiked)
         t_cross = jnp.concatenate(t_cross)
         fired = spk > 0
-        # presynaptic bookkeeping: AMPA depression, then delivery
-        r_eff = 1.0 - (1.0 - state["R"]) * jnp.exp(-(t + dt - state["t_pre"]) / STD_TAU_REC)
-        state = self._deliver(state, spk, spk * r_eff * STD_U)
+        rec = None if rec is None else (rec[0], t_cross, *rec[1:])
+        if self.any_std:  # presynaptic bookkeeping: AMPA depression, then delivery
+            r_eff = 1.0 - (1.0 - state["R"]) * jnp.exp(-(t + dt - state["t_pre"]) / STD_TAU_REC)
+            state, buf = self._deliver(state, spk, spk * r_eff * STD_U, dense, rec)
+            state = {**state, "R": jnp.where(fired, r_eff * (1.0 - STD_U), state["R"]),
+                     "t_pre": jnp.where(fired, t + dt, state["t_pre"])}  # fmt: skip
+        else:  # no depressing synapse: releases are never read
+            state, buf = self._deliver(state, spk, spk, dense, rec)
         new_state = {
             **state,
             "step": state["step"] + 1,
             "groups": new_groups,
-            "R": jnp.where(fired, r_eff * (1.0 - STD_U), state["R"]),
-            "t_pre": jnp.where(fired, t + dt, state["t_pre"]),
             "t_spike": jnp.where(fired, t_cross, state["t_spike"]),
         }
-        return new_state, spk, t_cross
+        return new_state, spk, t_cross, buf
 
     def _soma_outputs(self, state, with_v: bool, with_current: bool):
         """``[N]`` soma voltage (mV) and soma membrane current (nA, outward positive)."""
@@ -349,10 +387,14 @@ class Engine:
         n = self.net.num_neurons
         params = {**params, "derived": self._derived(params)}
         heaviside = surrogate_heaviside if mode == "mask" else step_heaviside
+        # events with scatter delivery: spikes are recorded in the delivery loop, step by
+        # step; otherwise once per recording block (the last spike of each cell in it)
+        inline = mode == "events" and self.delivery == "scatter"
         k_rec = min(n, 64) if n else 1
+        slack = max(k_rec, min(self.chunk, n)) if n else 1
 
         def steps(carry, length, tag):
-            st, local = carry
+            st, local, buf = carry
             if noise:
                 k = jax.random.fold_in(jax.random.fold_in(key, tag), st["step"])
                 z = jax.random.normal(k, (length, n, 2), F32)
@@ -360,19 +402,24 @@ class Engine:
                 z = jnp.zeros((length, n, 2), F32)
 
             def one(c, zi):
-                st, local, blk_t, blk_m = c
+                st, local, blk_t, blk_m, buf = c
                 inj = self._injection(stim_kind, stim, stim_dt, local, maps)
-                st, spk, tc = self._step(st, params, inj, zi, heaviside)
-                tc_local = tc - t0
-                blk_t = jnp.where(spk > 0, tc_local, blk_t)
-                return (st, local + 1, blk_t, blk_m + spk), None
+                rec = (buf, t0, cap) if inline else None
+                st, spk, tc, new_buf = self._step(st, params, inj, zi, heaviside, mode == "mask",
+                                                  rec)  # fmt: skip
+                if inline:
+                    return (st, local + 1, blk_t, blk_m, new_buf), None
+                blk_t = jnp.where(spk > 0, tc - t0, blk_t)
+                return (st, local + 1, blk_t, blk_m + spk, buf), None
 
-            init = (st, local, jnp.full(n, -1.0, F32), jnp.zeros(n, F32))
+            init = (st, local, jnp.full(n, -1.0, F32), jnp.zeros(n, F32), buf)
             if length == 1:  # no inner loop (its carry boundary would copy the delivery ring)
-                (st, local, blk_t, blk_m), _ = one(init, z[0])
+                (st, local, blk_t, blk_m, buf), _ = one(init, z[0])
             else:
-                (st, local, blk_t, blk_m), _ = jax.lax.scan(one, init, z)
-            return (st, local), blk_t, blk_m
+                (st, local, blk_t, blk_m, buf), _ = jax.lax.scan(one, init, z)
+            if mode == "events" and not inline:
+                buf = record_spikes(buf, blk_t)
+            return (st, local, buf), blk_m
 
         def record_spikes(buf, blk_t):
             buf_i, buf_t, ptr, over = buf
@@ -380,12 +427,9 @@ class Engine:
             count = jnp.sum(m).astype(jnp.int32)
             fits = ptr + count <= cap
 
-            def write(sel, c):
+            def write(sel, valid, c):
                 bi, bt, p = c
-                valid = m[sel]
-                # valid entries first, so advancing by their number keeps the buffer dense
-                order = jnp.argsort(~valid, stable=True)
-                sel = sel[order]
+                # the set entries come first, so advancing by their number keeps it dense
                 bi = jax.lax.dynamic_update_slice(bi, sel.astype(jnp.int32), (p,))
                 bt = jax.lax.dynamic_update_slice(bt, blk_t[sel], (p,))
                 return bi, bt, p + jnp.sum(valid).astype(jnp.int32)
@@ -395,27 +439,23 @@ class Engine:
 
         t0 = state["step"].astype(F32) * self.dt
 
-        def block(c, _):
-            carry, buf = c
-            carry, blk_t, blk_m = steps(carry, self.n_sub, 0)
+        def block(carry, _):
+            carry, blk_m = steps(carry, self.n_sub, 0)
             v, im = self._soma_outputs(carry[0], record_v, record_im)
             if mode == "events":
-                buf = record_spikes(buf, blk_t)
-                return (carry, buf), (v, im)
-            return (carry, buf), (v, im, blk_m)
+                return carry, (v, im)
+            return carry, (v, im, blk_m)
 
-        buf = (jnp.zeros(cap + k_rec, jnp.int32), jnp.zeros(cap + k_rec, F32),
+        buf = (jnp.zeros(cap + slack, jnp.int32), jnp.zeros(cap + slack, F32),
                jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32))  # fmt: skip
-        carry = (state, jnp.asarray(0, jnp.int32))
-        (carry, buf), outs = jax.lax.scan(block, (carry, buf), None, length=n_blocks)
+        carry = (state, jnp.asarray(0, jnp.int32), buf)
+        carry, outs = jax.lax.scan(block, carry, None, length=n_blocks)
         masks = outs[2] if mode == "mask" else None
         if n_rem:
-            carry, blk_t, blk_m = steps(carry, n_rem, 1)
-            if mode == "events":
-                buf = record_spikes(buf, blk_t)
-            else:
+            carry, blk_m = steps(carry, n_rem, 1)
+            if mode == "mask":
                 masks = jnp.concatenate([masks, blk_m[None]])
-        return carry[0], buf, outs[0], outs[1], masks
+        return carry[0], carry[2], outs[0], outs[1], masks
 
     def run(self, state, params, n_steps: int, stim=None, stim_dt: float = 1.0, key=None, *,
             record_v: bool = False, record_im: bool = False, mode: str = "events",
