@@ -49,3 +49,26 @@ def test_scatter_and_gather_delivery_agree_under_synchronous_firing():
     # each spike recorded once
     pairs = set(zip(it_s.tolist(), np.round(t_s, 4).tolist(), strict=True))
     assert len(pairs) == len(it_s)
+
+
+@pytest.mark.parametrize("delivery", ["scatter", "gather"])
+def test_spike_buffer_overflow_is_counted(delivery):
+    env = Env(predefined("EI2"), seed=3, delivery=delivery).init()
+    env.apply_model_defaults()
+    n = env.system.num_neurons
+    pulse = np.zeros((40, n), np.float32)
+    pulse[5:7] = 3.0
+    eng = env.engine
+    args = {"stim": pulse, "stim_dt": 1.0, "key": env.key}
+    steps = round(40.0 / eng.dt)
+    _, (ids, times, count, over), *_ = eng.run(env.state, env.params, steps, **args)
+    total = int(count)
+    assert int(over) == 0 and total > 40
+    _, (ids2, times2, count2, over2), *_ = eng.run(env.state, env.params, steps, capacity=32,
+                                                   **args)  # fmt: skip
+    assert int(count2) <= 32 and int(count2) + int(over2) == total
+    # what was recorded is part of the full record (whole steps or blocks are dropped)
+    full = {(int(i), round(float(t), 4)) for i, t in zip(ids[:total], times[:total], strict=True)}
+    kept = [(int(i), round(float(t), 4))
+            for i, t in zip(ids2[: int(count2)], times2[: int(count2)], strict=True)]  # fmt: skip
+    assert set(kept) <= full and len(set(kept)) == len(kept)

@@ -44,6 +44,24 @@ CPU_COMPILER_OPTIONS = {
 }
 
 
+def _dev(x, dtype=None):
+    """Host data as a device array. Unlike ``jnp.asarray``/``jnp.zeros`` this compiles
+    nothing (each of those small programs costs ~15 ms of start-up on a CPU)."""
+    return jax.device_put(np.asarray(x, dtype=dtype))
+
+
+def _f32(x):
+    """A float32 argument of a compiled run: host data stays NumPy (no conversion program)."""
+    if isinstance(x, jax.Array):
+        return x if x.dtype == F32 else jnp.asarray(x, F32)
+    return np.asarray(x, np.float32)
+
+
+def _dev_tree(tree):
+    """:func:`_dev` on every NumPy array of a pytree (other leaves unchanged)."""
+    return jax.tree_util.tree_map(lambda a: _dev(a) if isinstance(a, np.ndarray) else a, tree)
+
+
 class _Compiled:
     """``jax.jit(fn)``, compiled with :data:`CPU_COMPILER_OPTIONS` when called at top level
     on the CPU; inside a user's ``jax.jit``/``jax.grad`` trace (where compiler options are
@@ -130,17 +148,17 @@ class Engine:
         self.delivery = delivery
         self.chunk = int(chunk)
         self.any_std = bool(np.any(network.entry_std))  # any depressing (AMPA) synapse
-        self.consts = [g.cell.constants(jnp, F32) for g in network.groups]
+        self.consts = [_dev_tree(g.cell.constants(np, np.float32)) for g in network.groups]
         if delivery == "gather":
             tab, _ = network.by_slot()
             self.tables = {
-                "base": jnp.asarray(tab["std"].astype(np.int64) * n + tab["pre"], jnp.int32),
-                "delay": jnp.asarray(tab["delay"], jnp.int32),
-                "valid": jnp.asarray(tab["valid"], F32),
+                "base": _dev(tab["std"].astype(np.int64) * n + tab["pre"], np.int32),
+                "delay": _dev(tab["delay"], np.int32),
+                "valid": _dev(tab["valid"], np.float32),
             }
         else:
             tab, _ = network.by_pre()
-            self.tables = {k: jnp.asarray(v) for k, v in tab.items()}
+            self.tables = {k: _dev(v) for k, v in tab.items()}
         self.chan = []
         for g in network.groups:
             kins = [c.kinetics for c in g.channels]
@@ -148,15 +166,16 @@ class Engine:
             for i, k in enumerate(kins):
                 target[i, k.target] = 1.0
             rise = np.array([k.tau_rise > 0 for k in kins], dtype=np.float32)
+            f32 = np.float32
             self.chan.append({
-                "target": jnp.asarray(target),
-                "target_idx": jnp.asarray([k.target for k in kins], dtype=jnp.int32),
-                "e": jnp.asarray([k.e for k in kins], F32),
-                "scale": jnp.asarray([k.g_unit * k.peak_factor for k in kins], F32),
-                "decay_r": jnp.asarray(
-                    [np.exp(-self.dt / k.tau_rise) if k.tau_rise > 0 else 0.0 for k in kins], F32),
-                "decay_d": jnp.asarray([np.exp(-self.dt / k.tau_decay) for k in kins], F32),
-                "rise": jnp.asarray(rise),
+                "target": _dev(target),
+                "target_idx": _dev([k.target for k in kins], np.int32),
+                "e": _dev([k.e for k in kins], f32),
+                "scale": _dev([k.g_unit * k.peak_factor for k in kins], f32),
+                "decay_r": _dev(
+                    [np.exp(-self.dt / k.tau_rise) if k.tau_rise > 0 else 0.0 for k in kins], f32),
+                "decay_d": _dev([np.exp(-self.dt / k.tau_decay) for k in kins], f32),
+                "rise": _dev(rise),
                 "nmda": np.array([k.nmda for k in kins], bool),
             })  # fmt: skip
         self._compiled: dict[tuple, Any] = {}
@@ -168,35 +187,36 @@ class Engine:
         for gi, g in enumerate(self.net.groups):
             rng = np.random.default_rng([self.seed, gi])
             try:
-                s = g.cell.initial_state(g.n, jnp, F32, rng=rng)
+                s = g.cell.initial_state(g.n, np, np.float32, rng=rng)
             except TypeError:
-                s = g.cell.initial_state(g.n, jnp, F32)
+                s = g.cell.initial_state(g.n, np, np.float32)
             s = dict(s)
-            s["A"] = jnp.zeros((g.n, len(g.channels)), F32)
-            s["B"] = jnp.zeros((g.n, len(g.channels)), F32)
-            s["noise"] = jnp.zeros((g.n, 2), F32)
+            s["A"] = np.zeros((g.n, len(g.channels)), np.float32)
+            s["B"] = np.zeros((g.n, len(g.channels)), np.float32)
+            s["noise"] = np.zeros((g.n, 2), np.float32)
             groups.append(s)
         n = self.net.num_neurons
         state = {
-            "step": jnp.asarray(0, jnp.int32),
+            "step": np.asarray(0, np.int32),
             "groups": groups,
-            "R": jnp.ones(n, F32),
-            "t_pre": jnp.full(n, -1e9, F32),
-            "t_spike": jnp.full(n, -1e9, F32),
+            "R": np.ones(n, np.float32),
+            "t_pre": np.full(n, -1e9, np.float32),
+            "t_spike": np.full(n, -1e9, np.float32),
         }
         if self.delivery == "gather":
-            state["hist"] = jnp.zeros((self.net.ring, 2 * n), F32)
+            state["hist"] = np.zeros((self.net.ring, 2 * n), np.float32)
         else:
-            state["fut"] = jnp.zeros((self.net.ring, self.net.n_slots + 1), F32)
-        return state
+            state["fut"] = np.zeros((self.net.ring, self.net.n_slots + 1), np.float32)
+        return _dev_tree(state)
 
     def default_params(self, noise: dict[str, float]) -> dict:
         n = self.net.num_neurons
-        return {
-            "weights": [jnp.asarray([c.weight for c in g.channels], F32) for g in self.net.groups],
-            "noise": {k: jnp.full(n, v, F32) for k, v in noise.items()},
-            "noise_on": jnp.asarray(1.0, F32),
-        }
+        return _dev_tree({
+            "weights": [np.asarray([c.weight for c in g.channels], np.float32)
+                        for g in self.net.groups],
+            "noise": {k: np.full(n, v, np.float32) for k, v in noise.items()},
+            "noise_on": np.asarray(1.0, np.float32),
+        })  # fmt: skip
 
     def channel_maps(self, field_fn) -> list:
         """Per group ``[n_channels, n, n_comp]`` nA per µA of electrode current (cached)."""
@@ -470,7 +490,7 @@ class Engine:
         """
         n_blocks, n_rem = divmod(int(n_steps), self.n_sub)
         if stim is None:
-            stim = jnp.zeros((1, self.net.num_neurons), F32)
+            stim = np.zeros((1, self.net.num_neurons), np.float32)
             stim_dt, stim_kind = 1e9, "cells"
         cap = int(capacity) if capacity else self.default_capacity(n_steps)
         cfg = (n_blocks, n_rem, bool(record_v), bool(record_im), mode, stim_kind, cap,
@@ -480,8 +500,8 @@ class Engine:
         if fn is None:
             fn = _Compiled(functools.partial(self._run_impl, cfg))
             self._compiled[sig] = fn
-        state, buf, v, im, masks = fn(state, params, jnp.asarray(stim, F32),
-                                      jnp.asarray(stim_dt, F32), key, maps or [])  # fmt: skip
+        state, buf, v, im, masks = fn(state, params, _f32(stim), _f32(stim_dt), key,
+                                      maps or [])  # fmt: skip
         return state, buf, v, im, masks
 
     def run_batch(self, state, params, n_steps: int, keys, *, batched_stim: bool = False,
@@ -492,7 +512,7 @@ class Engine:
         ``batched_stim``, over the leading axis of ``stim``) from one shared ``state``."""
         n_blocks, n_rem = divmod(int(n_steps), self.n_sub)
         if stim is None:
-            stim = jnp.zeros((1, self.net.num_neurons), F32)
+            stim = np.zeros((1, self.net.num_neurons), np.float32)
             stim_dt, stim_kind, batched_stim = 1e9, "cells", False
         cap = int(capacity) if capacity else self.default_capacity(n_steps)
         cfg = (n_blocks, n_rem, bool(record_v), bool(record_im), "events", stim_kind, cap,
@@ -503,7 +523,7 @@ class Engine:
             axes = (None, None, 0 if batched_stim else None, None, 0, None)
             fn = _Compiled(jax.vmap(functools.partial(self._run_impl, cfg), in_axes=axes))
             self._compiled[sig] = fn
-        return fn(state, params, jnp.asarray(stim, F32), jnp.asarray(stim_dt, F32), keys,
+        return fn(state, params, _f32(stim), _f32(stim_dt), keys,
                   maps or [])  # fmt: skip
 
     @staticmethod
