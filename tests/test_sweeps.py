@@ -156,6 +156,13 @@ def test_pulse_pattern_and_bounds(mea):
                                                           "onset_ms": 0.0})  # fmt: skip
     assert set(np.flatnonzero(np.abs(arr).sum(0))) == {0, 5}
     assert arr.min() == -7.0 and arr.max() == 7.0
+    # the timing is ElectrodePulses': a uniform pattern is its pulse train
+    from livn.encoding import ElectrodePulses
+
+    timing = {"pulse_ms": 0.1, "period_ms": 7.5, "onset_ms": 0.5, "dt": 0.025}
+    uniform = get_pattern("pulse").channel_inputs(mea, 40.0, {"amplitude": 12.5, **timing})
+    reference = ElectrodePulses(amplitude_uA=12.5, **timing).channel_inputs(mea, 40.0)
+    np.testing.assert_array_equal(uniform, reference)
     with pytest.raises(ConfigError, match="safety bound"):
         get_pattern("gaussian").channel_inputs(mea, 30.0, {"amplitude": 5000})
     with pytest.raises(ConfigError, match="Did you mean 'sigma'"):
@@ -285,7 +292,10 @@ def test_failing_stimulus_is_recorded_and_the_batch_continues(tmp_path, monkeypa
     path = _write(tmp_path)
     assert main(["batch", str(path), "--executor", "serial"]) == 1
     err = capsys.readouterr().err
-    assert "stim_0002: RuntimeError: electrode 3 disconnected" in err and "--resume" in err
+    assert "[1/5] Executing gaussian_a20.0_rep0..." in err  # seed 003's progress lines
+    assert "ERROR executing stim_0002 (gaussian_a60.0_rep0)" in err
+    assert "stim_0002 (gaussian_a60.0_rep0): RuntimeError: electrode 3 disconnected" in err
+    assert "--resume" in err
     out = tmp_path / "out"
     assert shard_indices(out / "responses", "stim") == [0, 1, 3, 4]
     meta = json.loads((out / "batch_metadata.json").read_text())
@@ -298,7 +308,7 @@ def test_failing_stimulus_is_recorded_and_the_batch_continues(tmp_path, monkeypa
     assert shard_indices(out / "responses", "stim") == [0, 1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("kill_after", [1, 3])
+@pytest.mark.parametrize("kill_after", [1, pytest.param(3, marks=pytest.mark.slow)])
 def test_sigkill_and_resume_is_bit_identical(tmp_path, reference, kill_after):
     import torch
 

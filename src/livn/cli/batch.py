@@ -23,20 +23,26 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
         controller = _mpi_rank() == 0
     progress = None
+    label = {s.key: s.stimulus_id for s in batch.stimuli}  # seed 003: "Executing <stimulus_id>"
     if controller:
-        done = 0
-        ckpt = batch.output_dir / "checkpoint.json"
-        if args.resume and ckpt.is_file():
-            import json
+        from livn.workflows.shards import shard_indices
+        from livn.workflows.sweeps.run import RESPONSES_DIR
 
-            done = len(json.loads(ckpt.read_text()).get("completed", []))
+        done = 0
+        if args.resume:
+            done = len(shard_indices(batch.output_dir / RESPONSES_DIR, "stim"))
         progress = Progress(len(batch.stimuli) - done, unit="stimulus")
+
+    def started(uid: str) -> None:
+        progress.start(label[uid])
+
+    def finished(i: int, n: int, uid: str, status: str) -> None:
+        progress.done(i, n, f"{uid} ({label[uid]})", status)
+
     try:
-        report = batch.run(
-            resume=args.resume, executor=kind, processes=args.processes,
-            progress=progress.done if progress else None,
-            start=progress.start if progress else None,
-        )  # fmt: skip
+        report = batch.run(resume=args.resume, executor=kind, processes=args.processes,
+                           progress=finished if progress else None,
+                           start=started if progress else None)  # fmt: skip
     finally:
         if progress:
             progress.close()
@@ -49,7 +55,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if report.failed:
         print("Failed stimuli:", file=sys.stderr)
         for uid, msg in report.failed.items():
-            print(f"  {uid}: {msg}", file=sys.stderr)
+            print(f"  {uid} ({label[uid]}): {msg}", file=sys.stderr)
         print(f"Retry them with: livn batch {args.config} --resume "
               f"{batch.output_dir / 'checkpoint.json'}", file=sys.stderr)  # fmt: skip
         return 1

@@ -37,10 +37,11 @@ __all__ = ["Batch"]
 
 CHECKPOINT = "checkpoint.json"
 #: Rough cost model for the dry-run estimate: wall seconds per cell per simulated second on
-#: one CPU core (measured: RCSD EI2 ≈ 1.9 s per simulated s for 100 cells; COBA LIF ≈ 1.6 s
-#: for 4,000 cells), and start-up (import + compile) per worker process.
-SECONDS_PER_CELL_SECOND = {"RCSD": 0.019, "LIF": 0.0004, "Izhikevich": 0.0004}
-STARTUP_S = 8.0
+#: one CPU core, from docs/engine.md (RCSD EI2, 100 cells: 0.85 s per simulated s; COBA LIF,
+#: 4,000 cells: 0.32 s; Izhikevich assumed like LIF), and start-up (import, build, compile)
+#: per worker process (RCSD: 0.6 s setup + ~4.5 s compilation).
+SECONDS_PER_CELL_SECOND = {"RCSD": 0.0085, "LIF": 0.00008, "Izhikevich": 0.00008}
+STARTUP_S = 6.0
 
 
 class Batch:

@@ -36,54 +36,63 @@ def electrode_positions_mm(mea: Any) -> np.ndarray:
     return (xy - xy.mean(axis=0)) / 1000.0
 
 
-def _steps(ms: float, dt: float, name: str) -> int:
-    n = ms / dt
-    if abs(n - round(n)) > 1e-6:
-        raise ConfigError(f"{name} = {ms} ms is not a multiple of dt = {dt} ms.")
-    return round(n)
+def _timing(pulse_ms: float, period_ms: float, onset_ms: float, dt: float):
+    """The biphasic pulse train all patterns share, as :class:`livn.encoding.ElectrodePulses`
+    (its rules for the time grid, pulse shape and fitting apply; errors name the parameter)."""
+    from livn.encoding import ElectrodePulses
+
+    return ElectrodePulses(pulse_ms=pulse_ms, period_ms=period_ms, onset_ms=onset_ms, dt=dt,
+                           phase="biphasic", polarity="cathodic", amplitude_uA=1.0)  # fmt: skip
+
+
+def pulse_onsets_ms(duration: float, pulse_ms: float, period_ms: float, onset_ms: float,
+                    dt: float) -> np.ndarray:  # fmt: skip
+    """``[K]`` onset times (ms) of every pulse that fits in a run of ``duration`` ms.
+
+    Raises:
+        ConfigError: If no pulse fits, or a time is not a whole number of ``dt`` rows.
+    """
+    train = _timing(pulse_ms, period_ms, onset_ms, dt)
+    try:
+        rows = train.onsets(duration)
+    except ConfigError as e:
+        if "do not fit" not in str(e):
+            raise
+        raise ConfigError(
+            f"no pulse fits in a {duration:g} ms run (first onset at {onset_ms:g} ms, biphasic "
+            f"pulse {2 * pulse_ms:g} ms); lower onset_ms or lengthen the run."
+        ) from None
+    return rows * dt
 
 
 def pulse_train(
     amplitudes: np.ndarray, duration: float, pulse_ms: float, period_ms: float,
     onset_ms: float, dt: float,
 ) -> np.ndarray:  # fmt: skip
-    """``[T, C]`` currents: biphasic pulses whose amplitude per pulse and channel is given.
+    """``[T, C]`` currents (µA, ``T = ceil(duration / dt)``): biphasic pulses (leading phase
+    ``-amplitude``, then ``+amplitude``, each ``pulse_ms``) at ``onset_ms + k · period_ms``,
+    with one amplitude per pulse and channel. Timing as :class:`livn.encoding.ElectrodePulses`.
 
     Args:
-        amplitudes: ``[K, C]`` signed amplitudes (µA) of the ``K`` pulses that fit in the run
-            (rows beyond the pulses that fit are ignored), or ``[C]`` for all pulses.
+        amplitudes: ``[K, C]`` signed amplitudes (µA) of the ``K`` pulses that fit in the run,
+            or ``[C]`` for all pulses.
         duration: Run length, ms.
         pulse_ms, period_ms, onset_ms, dt: Phase width, onset-to-onset interval, first onset
             and row length, ms.
     """
-    n_rows = math.ceil(round(duration / dt, 9))
-    width = _steps(pulse_ms, dt, "pulse_ms")
-    period = _steps(period_ms, dt, "period_ms")
-    onset = _steps(onset_ms, dt, "onset_ms")
-    if width < 1:
-        raise ConfigError(f"pulse_ms must be at least dt = {dt} ms; got {pulse_ms}.")
-    if period < 2 * width:
-        raise ConfigError(
-            f"period_ms = {period_ms} is shorter than one biphasic pulse (2 × {pulse_ms} ms)."
-        )
-    onsets = np.arange(onset, n_rows - 2 * width + 1, period)
+    train = _timing(pulse_ms, period_ms, onset_ms, dt)
+    onsets = pulse_onsets_ms(duration, pulse_ms, period_ms, onset_ms, dt)
+    starts = np.rint(onsets / dt).astype(np.int64)
+    wave = train.waveform()  # [rows of one pulse], per µA: -1 … then +1 …
     amps = np.asarray(amplitudes, dtype=np.float64)
     if amps.ndim == 1:
-        amps = np.broadcast_to(amps, (len(onsets), amps.shape[0]))
-    out = np.zeros((n_rows, amps.shape[1]), dtype=np.float32)
-    for k, start in enumerate(onsets):
-        out[start : start + width] = -amps[k]
-        out[start + width : start + 2 * width] = amps[k]
+        amps = np.broadcast_to(amps, (len(starts), amps.shape[0]))
+    if amps.shape[0] != len(starts):
+        raise ValueError(f"amplitudes has {amps.shape[0]} rows for {len(starts)} pulses.")
+    out = np.zeros((train.num_rows(duration), amps.shape[1]), dtype=np.float32)
+    for k, start in enumerate(starts):
+        out[start : start + len(wave)] = wave[:, None] * amps[k]
     return out
-
-
-def pulse_onsets_ms(duration: float, pulse_ms: float, period_ms: float, onset_ms: float,
-                    dt: float) -> np.ndarray:  # fmt: skip
-    """Onset times (ms) of the pulses :func:`pulse_train` places in a run."""
-    n_rows = math.ceil(round(duration / dt, 9))
-    width, period = _steps(pulse_ms, dt, "pulse_ms"), _steps(period_ms, dt, "period_ms")
-    onset = _steps(onset_ms, dt, "onset_ms")
-    return np.arange(onset, n_rows - 2 * width + 1, period) * dt
 
 
 class Pattern:
@@ -135,12 +144,11 @@ class Pattern:
         """``[T, n_channels]`` electrode currents (µA, rows of ``params['dt']`` ms)."""
         p = self.resolve(params)
         xy = electrode_positions_mm(mea)
-        onsets = pulse_onsets_ms(duration, p["pulse_ms"], p["period_ms"], p["onset_ms"], p["dt"])
-        if len(onsets) == 0:
-            raise ConfigError(
-                f"{self.name}: no pulse fits in a {duration:g} ms run (first onset at "
-                f"{p['onset_ms']:g} ms, biphasic pulse {2 * p['pulse_ms']:g} ms); lower onset_ms."
-            )
+        timing = (p["pulse_ms"], p["period_ms"], p["onset_ms"], p["dt"])
+        try:
+            onsets = pulse_onsets_ms(duration, *timing)
+        except ConfigError as e:
+            raise ConfigError(f"{self.name}: {e}") from None
         amps = np.asarray(self.amplitudes(xy, onsets, duration, p), dtype=np.float64)
         peak = float(np.abs(amps).max()) if amps.size else 0.0
         if peak > MAX_AMPLITUDE_UA:
@@ -148,4 +156,4 @@ class Pattern:
                 f"{self.name}: peak electrode current {peak:g} µA exceeds the {MAX_AMPLITUDE_UA:g} "
                 "µA safety bound; lower the amplitude."
             )
-        return pulse_train(amps, duration, p["pulse_ms"], p["period_ms"], p["onset_ms"], p["dt"])
+        return pulse_train(amps, duration, *timing)
