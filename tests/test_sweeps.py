@@ -376,6 +376,9 @@ def test_bad_configs_give_clear_errors_and_write_nothing(tmp_path, monkeypatch):
         tmp_path, "base_config: {duration: -5}\nbatch: {output_dir: o, stimuli: [{type: gaussian}]}"
     )
     assert "duration" in msg
+    msg = _bad(tmp_path, "base_config: {system: EI1, model: LIFF}\n"
+                         "batch: {output_dir: o, stimuli: [{type: gaussian}]}")  # fmt: skip
+    assert "base_config.model" in msg and "Did you mean 'LIF'" in msg
     assert "unknown stimulus type" in _bad(
         tmp_path, "batch: {output_dir: o, stimuli: [{type: spiral}]}"
     )

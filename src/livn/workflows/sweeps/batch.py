@@ -98,8 +98,17 @@ class Batch:
         return mea, int(system.num_neurons)
 
     def validate_stimuli(self, mea: Any) -> None:
-        """Build every stimulus's electrode currents once (bad parameters raise ConfigError)."""
+        """Check the model and build every stimulus's electrode currents once, so that bad
+        parameters raise ConfigError before anything runs or is written."""
+        from livn.workflows.sample import MODELS, resolve_class
         from livn.workflows.sweeps.patterns import get_pattern
+
+        model = self.config.base_config.model
+        if model is not None:
+            try:
+                resolve_class(MODELS.get(model, model), "model")
+            except ConfigError as e:
+                raise ConfigError(f"base_config.model: {e}") from None
 
         duration = self.config.base_config.duration
         for s in self.stimuli:
