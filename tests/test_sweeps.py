@@ -406,6 +406,23 @@ def test_a_directory_holding_a_different_batch_is_refused(tmp_path, reference):
     assert sorted(os.listdir(batch.output_dir)) == before
 
 
+def test_resuming_on_another_device_warns(tmp_path, reference):
+    import shutil
+
+    batch, _ = reference
+    out = tmp_path / "copy"
+    shutil.copytree(batch.output_dir, out)
+    checkpoint = json.loads((out / "checkpoint.json").read_text())
+    assert checkpoint["device"] == "cpu"
+    checkpoint["device"] = "cuda"  # as if it had been started on a GPU
+    (out / "checkpoint.json").write_text(json.dumps(checkpoint))
+    with pytest.warns(UserWarning, match="pass --device cuda for bit-identical results"):
+        report = Batch(BATCH, output=str(out)).run(executor="serial",
+                                                   resume=out / "checkpoint.json")  # fmt: skip
+    assert report.ok and report.completed == []  # everything was done: outputs rebuilt
+    assert json.loads((out / "checkpoint.json").read_text())["device"] == "cuda"
+
+
 def test_the_shipped_example_config_is_valid():
     from livn.workflows.sweeps import load_config
 

@@ -252,6 +252,16 @@ class Batch:
                     f"{out} already holds this batch ({len(checkpoint.get('completed', []))}/"
                     f"{len(self.stimuli)} done). Resume it with --resume {path}."
                 )
+            device = self.config.base_config.device
+            if checkpoint.get("device", device) != device:
+                import warnings
+
+                warnings.warn(
+                    f"resuming on {device} a batch started on {checkpoint['device']}: the "
+                    "stimuli run now may differ in the last bits from a single-device run; "
+                    f"pass --device {checkpoint['device']} for bit-identical results.",
+                    stacklevel=3,
+                )
         else:
             name = self.config.metadata.batch_name
             checkpoint = {"batch_id": f"{name}_{datetime.datetime.now():%Y%m%d_%H%M%S}",
@@ -260,6 +270,7 @@ class Batch:
         finished = set(shards.shard_indices(out / RESPONSES_DIR, "stim"))
         checkpoint["completed"] = [s.key for s in self.stimuli if s.index in finished]
         checkpoint["failed"] = {}
+        checkpoint.setdefault("device", self.config.base_config.device)  # where it started
         _fs.write_json(path, checkpoint)
         shards.clean_partial(out / RESPONSES_DIR)
         todo = [s for s in self.stimuli if s.index not in finished]
