@@ -360,13 +360,18 @@ def _mpi_controller(comm, MPI, units, leaders, progress, start) -> Report:
     pending = list(units)[::-1]
     total = len(pending)
     busy: dict[int, Unit] = {}
-    for w in leaders:
+
+    def give(w: int) -> None:
+        """Hand the next pending unit (if any) to worker rank ``w``."""
         if pending:
             unit = pending.pop()
             busy[w] = unit
             if start:
                 start(unit[1])
             comm.send(list(unit), dest=w, tag=_TAG_WORK)
+
+    for w in leaders:
+        give(w)
     done = 0
     status = MPI.Status()
     while busy:
@@ -380,12 +385,7 @@ def _mpi_controller(comm, MPI, units, leaders, progress, start) -> Report:
         done += 1
         if progress:
             progress(done, total, unit[1], msg["status"])
-        if pending:
-            nxt = pending.pop()
-            busy[w] = nxt
-            if start:
-                start(nxt[1])
-            comm.send(list(nxt), dest=w, tag=_TAG_WORK)
+        give(w)
     for w in leaders:
         comm.send(None, dest=w, tag=_TAG_STOP)
     return report
