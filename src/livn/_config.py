@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from livn.errors import ConfigError, did_you_mean
 
 M = TypeVar("M", bound=BaseModel)
+
+#: A count: an int, never a float (``1e12``, ``3.0``), a boolean or a string.
+Count = Annotated[int, Field(strict=True)]
+#: A finite real number: an int or a float, never NaN/±inf, a boolean or a string.
+Real = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+#: A boolean: ``true``/``false`` only (not 0/1, not ``"yes"``).
+Flag = Annotated[bool, Field(strict=True)]
+
+#: Clearer wording for pydantic's type errors (the input contract of :mod:`livn.limits`).
+_MESSAGES = {
+    "int_type": "must be an integer; floats such as 1e3 or 3.0, booleans and strings are refused",
+    "int_from_float": "must be an integer, not a float",
+    "float_type": "must be a number (int or float); booleans and strings are refused",
+    "finite_number": "must be a finite number, not NaN or infinity",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "dict_type": "must be a mapping (a JSON object)",
+    "list_type": "must be a list",
+}
 
 
 def _submodel(annotation: Any) -> type[BaseModel] | None:
@@ -60,9 +79,15 @@ def format_errors(model: type[BaseModel], error: ValidationError, what: str) -> 
                 f"{did_you_mean(str(loc[-1]), valid)}"
             )
         else:
-            msg = err["msg"].removeprefix("Value error, ")
+            msg = _MESSAGES.get(err["type"], err["msg"].removeprefix("Value error, "))
             if err["type"] == "value_error" and not loc:
                 lines.append(msg)
             else:
-                lines.append(f"invalid value for '{key}': {err.get('input')!r} ({msg}).")
+                lines.append(f"invalid value for '{key}': {_short(err.get('input'))} ({msg}).")
     return f"Invalid {what}:\n  " + "\n  ".join(lines)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + " …" + text[-3:]

@@ -17,11 +17,12 @@ when membrane currents are recorded — whose fields are also available by name.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
+from livn import limits
 from livn.errors import ConfigError, did_you_mean, positive_ms
 from livn.stimulus import Stimulus
 
@@ -86,7 +87,7 @@ class Env:
 
             io = MEA.from_directory(self.system.uri) if self.system.has_mea else MEA()
         self.io = io
-        self.seed = int(seed)
+        self.seed = limits.seed(seed, "Env seed")
         self._delivery = kwargs.pop("delivery", "auto")
         kwargs.pop("comm", None)
         if kwargs:
@@ -125,9 +126,7 @@ class Env:
         import jax
 
         if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-                raise ConfigError(f"seed must be an integer; got {seed!r}.")
-            self.seed = int(seed)
+            self.seed = limits.seed(seed)
         self.state = self.engine.initial_state()
         self.key = jax.random.key(self.seed)
         self.t = 0.0
@@ -175,6 +174,11 @@ class Env:
 
         keys = self.engine.net.weight_keys
         new = [np.asarray(w) for w in self.params["weights"]]
+        if not isinstance(weights, Mapping):
+            raise ConfigError(
+                f"set_weights takes a mapping {{weight key: value}}; got {type(weights).__name__}."
+            )
+        signed = bool(getattr(self.model, "signed_weights", False))
         for key, value in weights.items():
             if key in self.engine.net.unused_keys:
                 continue  # a mechanism this model does not simulate (e.g. NMDA on LIF)
@@ -182,6 +186,7 @@ class Env:
                 raise ConfigError(
                     f"unknown weight {key!r}. Valid: {', '.join(keys)}.{did_you_mean(key, keys)}"
                 )
+            value = limits.number(value, f"weight {key!r}", None if signed else 0.0)
             for gi, g in enumerate(self.engine.net.groups):
                 for ci, c in enumerate(g.channels):
                     if c.key == key:
@@ -201,6 +206,10 @@ class Env:
 
         NOISE_DEFAULTS = self.model.noise
 
+        if noise is not None and not isinstance(noise, Mapping):
+            raise ConfigError(
+                f"set_noise takes a mapping {{name: value}}; got {type(noise).__name__}."
+            )
         items = {**(noise or {}), **kwargs}
         arrays = {k: np.asarray(v) for k, v in self.params["noise"].items()}
         noise_on = self.params["noise_on"]
@@ -208,6 +217,8 @@ class Env:
         gids = self.engine.net.gids
         for key, value in items.items():
             if key == "enabled":
+                if not isinstance(value, bool | np.bool_):
+                    raise ConfigError(f"noise 'enabled' must be True or False; got {value!r}.")
                 noise_on = jnp.asarray(1.0 if value else 0.0, jnp.float32)
                 continue
             pop, _, name = key.rpartition("-")
@@ -218,6 +229,10 @@ class Env:
                     f"prefixed by a population, e.g. 'EXC-g_e0'), or 'enabled'."
                     f"{did_you_mean(name, valid)}"
                 )
+            value = limits.number(
+                value, f"noise {key!r}", 0.0, exclusive_minimum=name.startswith("tau"),
+                unit="ms" if name.startswith("tau") else "µS",
+            )  # fmt: skip
             arr = arrays[name].copy()
             if pop:
                 start, count = ranges[pop]
@@ -350,9 +365,10 @@ class Env:
             raise ConfigError(f"unknown unroll {unroll!r}. Valid: None, 'mask'.")
         dt = self.engine.dt
         duration = positive_ms(duration, "duration")
-        n_steps = round(duration / dt)
-        args = self._stimulus_args(stimulus)
+        n_steps = limits.steps(duration, dt)
         rec = self._record
+        self._check_memory(duration, n_steps, 1)
+        args = self._stimulus_args(stimulus)
         key = self.key if key is None else key
         if unroll == "mask":
             return self._run_mask(n_steps, args, key)
@@ -363,6 +379,18 @@ class Env:
         self.state = state
         self.t = self.t + n_steps * dt
         return self._result(buf, vs, ims)
+
+    def _check_memory(self, duration: float, n_steps: int, batch: int) -> None:
+        """Refuse a run whose recording would not fit :func:`livn.limits.memory_budget`."""
+        rec = self._record
+        n = self.system.num_neurons
+        need = limits.run_bytes(n, n_steps, self.engine.dt, self.model.record_dt,
+                                rec["voltage"] is not None, rec["membrane_current"] is not None,
+                                batch)  # fmt: skip
+        trials = f"{batch} trials of " if batch > 1 else "a "
+        limits.check_memory(need, f"{trials}{duration:g} ms run of {n:,} cells",
+                            "Run shorter durations (the Env keeps its state between runs), "
+                            "fewer trials at once, or record less")  # fmt: skip
 
     def _run_mask(self, n_steps: int, args: dict, key: Any):
         import jax.numpy as jnp
@@ -426,7 +454,7 @@ class Env:
         import jax.numpy as jnp
 
         duration = positive_ms(duration, "duration")
-        n_steps = round(duration / self.engine.dt)
+        n_steps = limits.steps(duration, self.engine.dt)
         batched_stim = False
         args: dict = {}
         if stimulus is not None:
@@ -442,8 +470,12 @@ class Env:
                 args = self._stimulus_args(stimulus)
         if seeds is None:
             b = batch_size or (args["stim"].shape[0] if batched_stim else 1)
+            b = limits.integer(b, "batch_size", 1)
             seeds = [self.seed + i for i in range(b)]
-        seeds = [int(s) for s in seeds]
+        seeds = [limits.seed(s, "run_batch seed") for s in seeds]
+        if not seeds:
+            raise ConfigError("run_batch needs at least one seed (one trial).")
+        self._check_memory(duration, n_steps, len(seeds))
         keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
         rec = self._record
         _, buf, vs, ims, _ = self.engine.run_batch(

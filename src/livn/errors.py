@@ -39,16 +39,13 @@ class ConnectivityWarning(UserWarning):
 
 
 def positive_ms(value, name: str) -> float:
-    """``value`` as a positive, finite float (ms), else ConfigError naming ``name``."""
-    import math
+    """``value`` as a positive, finite float (ms), else ConfigError naming ``name``.
 
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a positive number of ms; got {value!r}.") from None
-    if not math.isfinite(out) or out <= 0:
-        raise ConfigError(f"{name} must be a positive number of ms; got {value!r}.")
-    return out
+    Booleans and strings are refused (see :func:`livn.limits.number`).
+    """
+    from livn.limits import number
+
+    return number(value, name, minimum=0.0, exclusive_minimum=True, unit="ms")
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
@@ -68,3 +65,8 @@ def require(module: str, extra: str):
             f"This feature needs the optional dependency '{module}', which is not installed. "
             f"Install it with: pip install 'livn[{extra}]'"
         ) from e
+
+
+class SizeLimitError(ConfigError):
+    """A job or call is larger than a documented bound (memory, disk, units); the message gives
+    the estimate, the limit and the override (see :mod:`livn.limits`)."""

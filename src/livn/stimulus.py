@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from livn import limits
 from livn.errors import ConfigError, positive_ms
 
 
@@ -49,14 +50,17 @@ class Stimulus:
             raise ConfigError(
                 f"Stimulus array must be 2D [timesteps, cells]; got shape {tuple(array.shape)}."
             )
-        if isinstance(array, np.ndarray):
-            if not np.issubdtype(array.dtype, np.number):
-                raise ConfigError(f"Stimulus array must be numeric; got dtype {array.dtype}.")
-            if not np.all(np.isfinite(array)):
-                raise ConfigError("Stimulus array contains NaN or infinite values.")
+        if isinstance(array, np.ndarray) and not np.issubdtype(array.dtype, np.number):
+            raise ConfigError(f"Stimulus array must be numeric; got dtype {array.dtype}.")
+        limits.finite_array(array, "Stimulus array")  # NumPy, JAX, torch, … (not traced values)
         dt = positive_ms(dt, "Stimulus dt")
         if gids is not None:
-            gids = np.asarray(gids).astype(np.int64).reshape(-1)
+            raw = np.asarray(gids).reshape(-1)
+            if raw.dtype == bool or not np.issubdtype(raw.dtype, np.integer):
+                raise ConfigError(
+                    f"Stimulus gids must be integers (cell ids); got dtype {raw.dtype}."
+                )
+            gids = raw.astype(np.int64)
             if len(gids) != array.shape[1]:
                 raise ConfigError(
                     f"Stimulus gids has {len(gids)} entries but the array has {array.shape[1]} columns."

@@ -57,7 +57,7 @@ def _job(args: argparse.Namespace):
         )
     if args.executor:
         config["executor"] = args.executor
-    if args.processes:
+    if args.processes is not None:
         config["processes"] = args.processes
     return Sample(config), resources or {}
 
@@ -68,6 +68,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     module = getattr(args, "module", None)
     status = 0
     acted = False
+    if args.dry_run:
+        job.dry_run(processes=args.processes)
+        return 0
     if args.launch:
         acted = True
         if module in MPI_MODULES:
@@ -103,22 +106,30 @@ def _launch(job) -> int:
     from livn.workflows.executors import mpi_world_size, resolve_executor
 
     kind = resolve_executor(job.config.executor)
-    controller = kind != "mpi" or _rank() == 0
     out = job.output_directory
-    progress = None
-    if controller:
-        todo = job.config.samples - len(job.completed())
-        total = max(todo, 0)
+    progress: Progress | None = None
+
+    def ready(context: dict) -> None:
+        # called on the controller once the job is validated and config.json written
+        nonlocal progress
+        total = len(context["todo"])
         where = f"{mpi_world_size()} MPI ranks" if kind == "mpi" else kind
-        print(f"Sampling {job.config.samples} samples ({total} to run) with {where} -> {out}",
+        print(f"Sampling {context['samples']} samples ({total} to run) with {where} -> {out}",
               flush=True)  # fmt: skip
         progress = Progress(total)
+
+    def start(uid: str) -> None:
+        if progress is not None:
+            progress.start(uid)
+
+    def done(i: int, n: int, uid: str, status: str) -> None:
+        if progress is not None:
+            progress.done(i, n, uid, status)
+
     try:
-        report = job.launch(
-            progress=progress.done if progress else None, start=progress.start if progress else None
-        )
+        report = job.launch(progress=done, start=start, ready=ready)
     finally:
-        if progress:
+        if progress is not None:
             progress.close()
     if not report.controller:
         return 0
@@ -147,6 +158,9 @@ def add_parsers(ssub: argparse._SubParsersAction) -> None:
                        help="configuration (system=EI2 duration=5000 samples=1000 "
                        "output_directory=./my_dataset ...)")  # fmt: skip
         p.add_argument("--launch", action="store_true", help="run the samples not yet written")
+        p.add_argument("--dry-run", action="store_true",
+                       help="validate the job, print the count, time and disk estimate; write "
+                       "nothing")  # fmt: skip
         p.add_argument("--merge", action="store_true", help="merge the samples into a dataset")
         p.add_argument("--include-voltage", action="store_true", help="keep voltage traces")
         p.add_argument("--publish", metavar="REPO_ID", help="upload the merged dataset")
@@ -162,7 +176,8 @@ def add_parsers(ssub: argparse._SubParsersAction) -> None:
         help="simulate many samples of a system (then --merge into a dataset)",
         description="Sample a system. Keys: system, model, duration (ms), samples, noise, seed, "
         "encoding, encoding_kwargs, decoding, decoding_kwargs, record, output_directory, "
-        "nprocs_per_worker, executor, processes.",
+        "nprocs_per_worker, executor, processes, task_index, task_count, allow_large. "
+        "See docs/limits.md for the bounds.",
     )
     options(p)
     for module in (*MPI_MODULES, *SLURM_MODULES):

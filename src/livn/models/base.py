@@ -2,7 +2,8 @@
 
 A *model* (``ReducedCalciumSomaDendrite``, ``LIF``, ``Izhikevich``…) is backend-neutral. It
 declares ``name``, ``dt`` and ``record_dt`` (ms), ``refractory`` (ms), default background
-``noise`` and
+``noise``, optionally ``signed_weights`` (``True`` when a weight may be negative; absent or
+``False``: weights are conductance scales and ``Env.set_weights`` refuses values below 0) and
 
 * ``cell_type(synapse_type) -> CellDynamics`` — the dynamics of the cells of a population of
   that synapse type (``"excitatory"`` / ``"inhibitory"``);

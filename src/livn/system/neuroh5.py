@@ -165,6 +165,23 @@ def open_h5(location: str) -> Iterator[h5py.File]:
             ) from e
 
 
+def read_all(f: h5py.File, location: str) -> int:
+    """Read every dataset of an open file (a truncated or corrupt file fails here); returns the
+    number of bytes read."""
+    total = 0
+    names: list[str] = []
+    f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+    for name in names:
+        try:
+            total += np.asarray(f[name][()]).nbytes
+        except (OSError, RuntimeError, ValueError, KeyError) as e:
+            raise SystemFormatError(
+                f"{location}: dataset /{name} cannot be read ({type(e).__name__}: {e}). The file "
+                "is corrupt or truncated; regenerate the system."
+            ) from e
+    return total
+
+
 def read_population_table(f: h5py.File, location: str) -> list[tuple[str, int, int]]:
     """The ``(name, start, count)`` rows of ``/H5Types/Populations`` in gid order."""
     table = f["H5Types/Populations"]

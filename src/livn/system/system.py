@@ -269,6 +269,43 @@ class System:
         )
         return a.tocsr()
 
+    # ------------------------------------------------------------------ checking
+    def check(self) -> System:
+        """Read every file of the directory and check it, so that a job fails before it starts.
+
+        Opens ``cells.h5`` and ``connections.h5`` and reads every dataset in them (a truncated
+        or corrupt HDF5 file fails here, not in the middle of a job), checks the populations
+        against ``graph.json``, that coordinates and synapse distances are finite, every
+        projection's edge count and ordering, and parses ``mea.json`` when present.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            SystemFormatError: Naming the file and the problem.
+        """
+        for name in (CELLS_FILE, CONNECTIONS_FILE):
+            location = _fs.join(self.uri, name)
+            with neuroh5.open_h5(location) as f:
+                neuroh5.read_all(f, location)
+        coords = self.neuron_coordinates
+        if not np.all(np.isfinite(coords)):
+            raise SystemFormatError(
+                f"{_fs.join(self.uri, CELLS_FILE)}: cell coordinates contain NaN or infinite "
+                "values; regenerate the system."
+            )
+        for key, p in self.projections.items():
+            if len(p.pre_gids) and not np.all(np.isfinite(p.distances)):
+                raise SystemFormatError(
+                    f"{_fs.join(self.uri, CONNECTIONS_FILE)}: projection {key} has non-finite "
+                    "synapse distances; regenerate the system."
+                )
+        if self.has_mea:
+            from livn.io.mea import MEA
+
+            MEA.from_directory(self.uri)
+        return self
+
     # ------------------------------------------------------------------ summary
     def summary(self) -> str:
         """A human-readable description: populations, projections, extent and MEA."""

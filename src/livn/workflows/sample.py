@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from livn import _fs
-from livn._config import validate
+from livn import _fs, limits
+from livn._config import Count, Flag, Real, validate
 from livn.errors import ConfigError, did_you_mean
 from livn.workflows import shards
 from livn.workflows.executors import Report, resolve_executor, run_units
@@ -71,7 +71,9 @@ MODELS: dict[str, str] = {
 
 #: Configuration keys that do not change what a sample contains.
 RUNTIME_KEYS = ("samples", "output_directory", "nprocs_per_worker", "executor", "processes",
-                "task_index", "task_count")  # fmt: skip
+                "task_index", "task_count", "allow_large")  # fmt: skip
+#: Most MPI ranks per worker group.
+MAX_RANKS_PER_WORKER = 4096
 
 CONFIG_FILE = "config.json"
 SAMPLES_DIR = "samples"
@@ -81,14 +83,20 @@ RECORDINGS = ("spikes", "voltage", "membrane_current")
 class SampleConfig(BaseModel):
     """Configuration of a sampling job (seed 000's table, plus livn's own options).
 
+    Counts are integers (a float such as ``1e3`` or a boolean is refused), numbers are finite,
+    flags are ``true``/``false``. Bounds that depend on the system and model (duration of at
+    least one integration step, memory per sample, disk for the job, samples per job) are
+    checked by :meth:`Sample.plan` before anything is written (see :mod:`livn.limits`).
+
     Attributes:
         system: Predefined name (``EI2``) or path/URL of a system directory.
         model: ``None`` (the system default, RCSD), ``RCSD``, ``LIF``, ``Izhikevich`` or a
             dotted path to a model class.
         duration: Simulated time per sample, ms.
-        samples: Number of samples in the job.
+        samples: Number of samples to have (indices ``0 … samples − 1``); when not given, a
+            relaunch keeps the job's count (100 for a new job).
         noise: Background noise on (the system's tuned noise) or off.
-        seed: Base seed; sample ``i`` uses ``seed + i``.
+        seed: Base seed; sample ``i`` uses ``seed + i`` (at most 2³² − 1).
         encoding, encoding_kwargs: Encoding class (dotted path or livn short name) and its
             keyword arguments.
         decoding, decoding_kwargs: Decoding class and keyword arguments (``duration`` is set
@@ -98,30 +106,50 @@ class SampleConfig(BaseModel):
         nprocs_per_worker: MPI ranks per simulation worker.
         executor: ``auto`` (MPI under ``mpiexec``, else local processes), ``local``,
             ``serial`` or ``mpi``.
-        processes: Local worker processes (default: all cores).
+        processes: Local worker processes (default: all cores; at most 4 per core).
         task_index, task_count: Run only the samples ``i`` with ``i % task_count ==
-            task_index`` (one task of a Slurm job array).
+            task_index`` (one task of a Slurm job array); ``task_index < task_count``.
+        allow_large: Skip the overridable size bounds (samples per job, memory per sample,
+            disk) for a job that really is that large.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     system: str = "EI2"
     model: str | None = None
-    duration: float = Field(31000.0, gt=0)
-    samples: int = Field(100, ge=1)
-    noise: bool = True
-    seed: int = Field(0, ge=0)
+    duration: Real = Field(31000.0, gt=0)
+    samples: Count = Field(100, ge=1)
+    noise: Flag = True
+    seed: Count = Field(0, ge=0, le=limits.MAX_SEED)
     encoding: str = "livn.encoding.NoInput"
     encoding_kwargs: dict[str, Any] = Field(default_factory=dict)
     decoding: str = "livn.decoding.Raw"
     decoding_kwargs: dict[str, Any] = Field(default_factory=dict)
     record: list[str] | None = None
     output_directory: str | None = None
-    nprocs_per_worker: int = Field(1, ge=1)
+    nprocs_per_worker: Count = Field(1, ge=1, le=MAX_RANKS_PER_WORKER)
     executor: str = "auto"
-    processes: int | None = Field(None, ge=1)
-    task_index: int = Field(0, ge=0)
-    task_count: int = Field(1, ge=1)
+    processes: Count | None = Field(None, ge=1)
+    task_index: Count = Field(0, ge=0)
+    task_count: Count = Field(1, ge=1)
+    allow_large: Flag = False
+
+    @field_validator("system", "encoding", "decoding")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip() or "\x00" in value:
+            raise ValueError("must be a non-empty name or path")
+        return value
+
+    @field_validator("output_directory")
+    @classmethod
+    def _output(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or "\x00" in value):
+            raise ValueError(
+                "must be a directory path, e.g. ./my_dataset (an empty value would write into "
+                "the current directory)"
+            )
+        return value
 
     @field_validator("record")
     @classmethod
@@ -133,6 +161,8 @@ class SampleConfig(BaseModel):
                     f"unknown recording {bad[0]!r}; valid: {', '.join(RECORDINGS)}"
                     f"{did_you_mean(bad[0], RECORDINGS)}"
                 )
+            if not value:
+                raise ValueError(f"record nothing? give at least one of {', '.join(RECORDINGS)}")
         return value
 
     @field_validator("executor")
@@ -141,8 +171,42 @@ class SampleConfig(BaseModel):
         from livn.workflows.executors import EXECUTORS
 
         if value not in EXECUTORS:
-            raise ValueError(f"valid executors: {', '.join(EXECUTORS)}")
+            raise ValueError(
+                f"valid executors: {', '.join(EXECUTORS)}{did_you_mean(value, EXECUTORS)}"
+            )
         return value
+
+    @field_validator("processes")
+    @classmethod
+    def _processes(cls, value: int | None) -> int | None:
+        most = max_processes()
+        if value is not None and value > most:
+            raise ValueError(
+                f"at most {most} local worker processes (4 per core on this machine); more only "
+                "oversubscribe the cores and multiply memory use"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _task(self) -> SampleConfig:
+        if self.task_index >= self.task_count:
+            raise ValueError(
+                f"task_index={self.task_index} must be below task_count={self.task_count} "
+                f"(tasks are numbered 0 … {self.task_count - 1}); this task would run nothing"
+            )
+        if self.seed + self.samples - 1 > limits.MAX_SEED:
+            raise ValueError(
+                f"seed + samples - 1 = {self.seed + self.samples - 1} exceeds the largest seed "
+                f"{limits.MAX_SEED} (2**32 - 1: larger seeds would repeat the noise of smaller "
+                "ones); lower seed or samples"
+            )
+        return self
+
+
+def max_processes() -> int:
+    """Most local worker processes a job may ask for: 4 per core of this machine."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 4 * (cores or 1)
 
 
 def resolve_class(path: str, kind: str) -> type:
@@ -185,6 +249,41 @@ def _resolve_system(system: str) -> str:
     )
 
 
+def _construct(cls: type, kind: str, kwargs: Mapping[str, Any], **fixed: Any) -> Any:
+    """``cls(**fixed, **kwargs)``; a bad keyword or value is a ConfigError naming ``kind``."""
+    try:
+        return cls(**fixed, **kwargs)
+    except ConfigError as e:
+        raise ConfigError(f"{kind}_kwargs for {cls.__name__}: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise ConfigError(
+            f"{kind}_kwargs do not fit {cls.__module__}.{cls.__name__}: {e}. Check the keyword "
+            "names and values against its documentation."
+        ) from None
+
+
+def _read_job(path: Path) -> dict[str, Any] | None:
+    """The ``config.json`` of a sampling job, ``None`` if there is none; a file that is not
+    one is a ConfigError (livn never overwrites it)."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(
+            f"{path} exists but is not a livn sampling job's config.json ({type(e).__name__}: "
+            f"{e}); livn does not overwrite it. Choose another output_directory."
+        ) from None
+    if not isinstance(data, dict) or data.get("workflow") != "sample" or not isinstance(
+        data.get("samples"), int
+    ):  # fmt: skip
+        raise ConfigError(
+            f"{path} is not a livn sampling job's config.json (no 'workflow': 'sample' and "
+            "integer 'samples'); livn does not overwrite it. Choose another output_directory."
+        )
+    return data
+
+
 def identity(config: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a resolved configuration that determines what samples contain."""
     return {k: v for k, v in config.items() if k not in RUNTIME_KEYS}
@@ -223,13 +322,17 @@ class Sample:
         return Path(os.path.expanduser(self.config.output_directory)).resolve()
 
     def resolved(self) -> dict[str, Any]:
-        """The configuration as saved in ``config.json`` (classes and system resolved)."""
+        """The configuration as saved in ``config.json`` (classes and system resolved).
+
+        The encoding and decoding are constructed once with their keyword arguments, so bad
+        ``*_kwargs`` fail here (naming the key), not in every sample.
+        """
         c = self.config
         system = _resolve_system(c.system)
         model = None if c.model is None else MODELS.get(c.model, c.model)
         enc = ALIASES.get(c.encoding, c.encoding)
         dec = ALIASES.get(c.decoding, c.decoding)
-        resolve_class(enc, "encoding")
+        enc_cls = resolve_class(enc, "encoding")
         dec_cls = resolve_class(dec, "decoding")
         if model is not None:
             resolve_class(model, "model")
@@ -241,10 +344,8 @@ class Sample:
                 "decoding_kwargs must not set duration; it is the job's duration "
                 f"({c.duration} ms)."
             )
-        try:
-            dec_cls(duration=c.duration, **c.decoding_kwargs)
-        except TypeError as e:
-            raise ConfigError(f"decoding_kwargs do not fit {dec}: {e}.") from None
+        _construct(enc_cls, "encoding", c.encoding_kwargs)
+        _construct(dec_cls, "decoding", c.decoding_kwargs, duration=c.duration)
         return {
             "workflow": "sample",
             "format": shards.FORMAT,
@@ -271,27 +372,135 @@ class Sample:
         """Indices of the samples already written."""
         return shards.shard_indices(self.samples_directory)
 
-    def _prepare(self) -> dict[str, Any]:
-        """Validate everything, check the directory, write ``config.json``; the context."""
+    def plan(self, processes: int | None = None) -> dict[str, Any]:
+        """Validate the whole job and say what a launch would do; writes nothing.
+
+        Checks, in order: the configuration and the classes it names (encoding and decoding
+        constructed with their kwargs), the system directory (every file read and checked,
+        :meth:`livn.system.System.check`) and its MEA, the model's integration step against
+        ``duration``, the output directory (and a job already there: it must be this job), the
+        number of samples, the memory of one sample and the disk for the job (the bounds of
+        :mod:`livn.limits`; ``allow_large`` skips the overridable ones).
+
+        Returns:
+            ``{"resolved": <config.json content>, "todo": [indices to run], "samples",
+            "done", "num_cells", "model", "bytes_per_sample", "memory_per_sample",
+            "estimated_bytes", "estimated_seconds", "workers"}``.
+
+        Raises:
+            ConfigError: (or :class:`~livn.errors.SizeLimitError`,
+                :class:`~livn.errors.SystemFormatError`) naming the problem and the fix.
+        """
+        from livn.workflows import estimates
+
+        c = self.config
         resolved = self.resolved()
         out = check_output_directory(self.output_directory, CONFIG_FILE)
-        path = out / CONFIG_FILE
-        if path.is_file():
-            old = json.loads(path.read_text("utf-8"))
-            if identity(old) != identity(resolved):
-                diff = sorted(
-                    k for k in set(identity(old)) | set(identity(resolved))
-                    if old.get(k) != resolved.get(k)
-                )  # fmt: skip
-                raise ConfigError(
-                    f"{out} already holds a different sampling job (differs in "
-                    f"{', '.join(diff)}); choose another output_directory, or delete that job "
-                    "if you no longer need it."
-                )
-            resolved["samples"] = max(int(old["samples"]), resolved["samples"])
-        _fs.write_json(path, resolved)
-        shards.clean_partial(out / SAMPLES_DIR)
-        return resolved
+        old = _read_job(out / CONFIG_FILE)
+        if old is not None and identity(old) != identity(resolved):
+            diff = sorted(
+                k for k in set(identity(old)) | set(identity(resolved))
+                if old.get(k) != resolved.get(k)
+            )  # fmt: skip
+            raise ConfigError(
+                f"{out} already holds a different sampling job (differs in "
+                f"{', '.join(diff)}); choose another output_directory, or delete that job "
+                "if you no longer need it."
+            )
+        explicit = "samples" in c.model_fields_set
+        previous = int(old["samples"]) if old is not None else None
+        target = c.samples if explicit or previous is None else previous
+        what = f"sampling job {out.name!r} ({target:,} samples)"
+        limits.check_units(target, what, "Lower samples", c.allow_large)
+        if c.seed + target - 1 > limits.MAX_SEED:
+            raise ConfigError(
+                f"seed + samples - 1 = {c.seed + target - 1} exceeds the largest seed "
+                f"{limits.MAX_SEED}; lower seed or samples."
+            )
+        resolved["samples"] = max(target, previous or 0)
+
+        from livn.system import make
+
+        system = make(resolved["system"]).check()
+        model_cls = resolve_class(MODELS.get(c.model, c.model) if c.model else MODELS["RCSD"],
+                                  "model")  # fmt: skip
+        model = _construct(model_cls, "model", {})
+        dt, record_dt = float(model.dt), float(model.record_dt)
+        n_steps = limits.steps(c.duration, dt, "duration")
+        n_cells = int(system.num_neurons)
+        rec = resolved["record"]
+        memory = limits.run_bytes(n_cells, n_steps, dt, record_dt, "voltage" in rec,
+                                  "membrane_current" in rec)  # fmt: skip
+        limits.check_memory(
+            memory, f"one {c.duration:g} ms sample of {n_cells:,} cells recording {'+'.join(rec)}",
+            "Shorten duration or record less", c.allow_large,
+        )  # fmt: skip
+        traces = sum(r in rec for r in ("voltage", "membrane_current"))
+        if resolved["decoding"] != "livn.decoding.Raw":
+            traces = 0
+        per_sample = estimates.recording_bytes(n_cells, c.duration, record_dt, traces)
+        done = set(self.completed())
+        todo = [i for i in range(target) if i % c.task_count == c.task_index and i not in done]
+        disk = per_sample * len(todo)
+        limits.check_disk(disk, out, f"{what}, {len(todo):,} to run,",
+                          "Lower samples or duration, record less", c.allow_large)  # fmt: skip
+        workers = estimates.worker_count(len(todo), processes or c.processes)
+        seconds = (estimates.STARTUP_S if todo else 0.0) + len(todo) * estimates.run_seconds(
+            getattr(model, "name", None), n_cells, c.duration
+        ) / workers
+        return {"resolved": resolved, "todo": todo, "samples": target, "done": len(done),
+                "num_cells": n_cells, "model": getattr(model, "name", model_cls.__name__),
+                "bytes_per_sample": per_sample, "memory_per_sample": memory,
+                "estimated_bytes": disk, "estimated_seconds": seconds, "workers": workers}  # fmt: skip
+
+    def dry_run(self, stream: Any = None, processes: int | None = None) -> dict[str, Any]:
+        """Print what :meth:`launch` would do, with time and disk estimates; write nothing.
+
+        Returns:
+            The :meth:`plan`.
+        """
+        from livn.workflows import estimates
+
+        stream = stream or sys.stdout
+        plan = self.plan(processes)
+        r, todo = plan["resolved"], plan["todo"]
+        p = lambda *a: print(*a, file=stream)  # noqa: E731
+        p(f"Dry run of a sampling job (nothing is written): {self.output_directory}")
+        p(f"Samples: {plan['samples']:,} ({plan['done']:,} already written, {len(todo):,} to run"
+          f"{'' if self.config.task_count == 1 else ' in this task'})")  # fmt: skip
+        p(f"System: {r['system_name']} ({plan['num_cells']:,} cells), model {plan['model']}, "
+          f"{r['duration']:g} ms per sample, noise {'on' if r['noise'] else 'off'}, "
+          f"seeds {r['seed']} … {r['seed'] + plan['samples'] - 1}")  # fmt: skip
+        p(
+            f"Encoding: {r['encoding']} {json.dumps(r['encoding_kwargs'])}; decoding: "
+            f"{r['decoding']} {json.dumps(r['decoding_kwargs'])}; recording {'+'.join(r['record'])}"
+        )
+        p(
+            f"Estimated run time: ~{estimates.human_time(plan['estimated_seconds'])} on "
+            f"{plan['workers']} worker process(es) (~{estimates.run_seconds(plan['model'], plan['num_cells'], r['duration']):.1f} s "  # noqa: E501
+            f"per sample on one core, {estimates.STARTUP_S:.0f} s start-up)"
+        )
+        p(
+            f"Estimated disk use: ~{limits.human_bytes(plan['estimated_bytes'])} "
+            f"(~{limits.human_bytes(plan['bytes_per_sample'])} per sample; spikes at ~5 Hz per "
+            "cell)"
+        )
+        p(
+            f"Memory per sample: ~{limits.human_bytes(plan['memory_per_sample'])} (limit "
+            f"{limits.human_bytes(limits.memory_budget())}, {limits.MEMORY_VAR})"
+        )
+        return plan
+
+    def _prepare(self) -> dict[str, Any]:
+        """:meth:`plan`, then write ``config.json``; the context sent to the workers (with the
+        indices to run under ``"todo"``)."""
+        plan = self.plan()
+        out = self.output_directory
+        _fs.write_json(out / CONFIG_FILE, plan["resolved"])
+        shards.clean_partial(out / SAMPLES_DIR, "sample")
+        _fs.clean_temp(out, [CONFIG_FILE])  # a killed launch's temp files (ours only)
+        _fs.clean_temp(out / "slurm", ["sample.sbatch"])
+        return {**plan["resolved"], "todo": plan["todo"]}
 
     # ------------------------------------------------------------------ running
     def launch(
@@ -300,11 +509,21 @@ class Sample:
         processes: int | None = None,
         progress: Callable[[int, int, str, str], None] | None = None,
         start: Callable[[str], None] | None = None,
+        ready: Callable[[dict[str, Any]], None] | None = None,
     ) -> Report:
         """Run every sample not yet written; returns the executor's :class:`Report`.
 
-        Under MPI every rank calls this; only rank 0 (the controller) writes ``config.json``
-        and gets the full report.
+        The whole job is validated (:meth:`plan`) before ``config.json`` is written. Under
+        MPI every rank calls this; only rank 0 (the controller) writes ``config.json`` and
+        gets the full report.
+
+        Args:
+            executor, processes: Override the configuration's.
+            progress, start: Controller-side callbacks (see
+                :func:`livn.workflows.executors.run_units`).
+            ready: Called on the controller once the job is validated and ``config.json``
+                written, with the context (``"samples"``, ``"todo"``, …), before any sample
+                runs.
         """
         c = self.config
         kind = resolve_executor(executor or c.executor)
@@ -312,12 +531,9 @@ class Sample:
         context = self._prepare() if rank == 0 else None
         if kind == "mpi":
             context = _mpi_bcast(context)
-        done = set(self.completed())
-        todo = [
-            (i, f"sample_{i:06d}", {})
-            for i in range(context["samples"])
-            if i % c.task_count == c.task_index and i not in done
-        ]
+        if rank == 0 and ready is not None:
+            ready(context)
+        todo = [(i, f"sample_{i:06d}", {}) for i in context.pop("todo")]
         context = {**context, "output_directory": str(self.output_directory)}
         return run_units(
             todo, "livn.workflows.sample:run_sample", context, executor=kind,
