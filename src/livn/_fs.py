@@ -1,17 +1,38 @@
-"""Filesystem helpers: local paths and fsspec URLs, and atomic writes.
+"""Filesystem helpers: local paths and fsspec URLs, atomic writes and their temporary files.
 
 A *location* is a local path or an fsspec URL (``memory://...``, ``s3://...``). Local paths are
 handled with the standard library; URLs go through fsspec, which is imported only when needed.
+
+:func:`atomic_write` writes ``<dir>/<name>`` through a temporary file ``<dir>/.<name>.<random>.tmp``
+(``<random>`` is :func:`tempfile.mkstemp`'s suffix of lowercase letters, digits and ``_``),
+renamed into place when complete. A process killed while writing leaves that temporary file;
+:func:`clean_temp` removes the ones of given target names, and only those. While a writer is
+alive it holds an exclusive :func:`fcntl.flock` on its temporary file (POSIX), so a cleaner
+running beside it (another task of the same job) never removes a file that is being written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import tempfile
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no locks, temporary files are named only
+    fcntl = None  # type: ignore[assignment]
+
+#: Suffix of :func:`atomic_write`'s temporary files.
+TEMP_SUFFIX = ".tmp"
+# ``.<name>.<mkstemp random part>.tmp``; the random part never holds a dot, so ``name`` is
+# everything between the leading dot and the last two dots.
+_TEMP = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]+\.tmp$")
 
 
 def is_url(location: str | os.PathLike) -> bool:
@@ -74,15 +95,54 @@ def read_text(location: str) -> str:
         return f.read().decode("utf-8")
 
 
+def temp_target(filename: str) -> str | None:
+    """The file name an :func:`atomic_write` temporary file stands for, or None.
+
+    ``temp_target(".config.json.k2x_9q1a.tmp") == "config.json"``; any name not of the form
+    ``.<name>.<random>.tmp`` gives None.
+    """
+    match = _TEMP.match(filename)
+    return match.group("name") if match else None
+
+
+def _lock_fd(fd: int, blocking: bool) -> bool:
+    """Take an exclusive flock on ``fd``; False if another open file holds one (non-blocking).
+
+    True also where locks are unavailable (not POSIX, or a filesystem without flock): there a
+    temporary file is recognised by its name alone.
+    """
+    if fcntl is None:  # pragma: no cover - not POSIX
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except OSError as e:
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        return True  # e.g. ENOLCK/EOPNOTSUPP on a filesystem mounted without locks
+    return True
+
+
+def _new_temp(path: Path) -> tuple[int, str]:
+    """A fresh, locked temporary file for ``path``: ``(fd, name)``."""
+    while True:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        # A cleaner may have locked and unlinked the file before we locked it: then try again.
+        if _lock_fd(fd, blocking=True) and os.fstat(fd).st_nlink > 0:
+            return fd, tmp
+        os.close(fd)  # pragma: no cover - needs a cleaner within microseconds of mkstemp
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> IO[Any]:
     """Write a local file atomically: a temporary file in the same directory, then rename.
 
-    Readers never see a partially written file; on error the temporary file is removed.
+    Readers never see a partially written file; on error the temporary file is removed. The
+    temporary file is ``.<name>.<random>.tmp`` (see the module docstring) and stays locked
+    until it has been renamed, so :func:`clean_temp` leaves it alone meanwhile.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _new_temp(path)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
@@ -91,11 +151,68 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> IO[Any]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            if fcntl is not None:
+                os.replace(tmp, path)  # while the lock is held (closing the file releases it)
+        if fcntl is None:  # pragma: no cover - not POSIX: an open file cannot be renamed
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def temp_files(
+    directory: str | os.PathLike, names: Collection[str] | Callable[[str], bool]
+) -> list[Path]:
+    """The :func:`atomic_write` temporary files in ``directory`` whose target is in ``names``.
+
+    Args:
+        directory: A local directory (a missing one has none).
+        names: Target file names (``["config.json"]``), or a predicate on a target name.
+
+    Returns:
+        Sorted paths of the matching temporary files (finished or still being written).
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    owns = names if callable(names) else frozenset(names).__contains__
+    out = []
+    for entry in d.iterdir():
+        target = temp_target(entry.name)
+        if target is not None and owns(target) and entry.is_file() and not entry.is_symlink():
+            out.append(entry)
+    return sorted(out)
+
+
+def clean_temp(directory: str | os.PathLike, names: Collection[str] | Callable[[str], bool]) -> int:
+    """Remove the temporary files that killed writers left for ``names`` in ``directory``.
+
+    Only files named ``.<name>.<random>.tmp`` (see the module docstring) with ``name`` in
+    ``names`` are candidates; one that a live writer still holds locked is kept. Nothing else
+    in the directory is touched.
+
+    Args:
+        directory: A local directory (a missing one is fine).
+        names: Target file names (``["config.json"]``), or a predicate on a target name.
+
+    Returns:
+        The number of files removed.
+    """
+    n = 0
+    for path in temp_files(directory, names):
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:  # gone already (renamed by its writer), or not ours to open
+            continue
+        try:
+            if _lock_fd(fd, blocking=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                    n += 1
+        finally:
+            os.close(fd)
+    return n
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:

@@ -5,7 +5,11 @@ The original distributes these systems from a hub. Here each one is a generator 
 ``$LIVN_CACHE_DIR`` (default: the user cache directory, e.g. ``~/.cache/livn``) in
 ``systems/<NAME>-<hash>``. The hash covers the config, the directory format version and the
 generator version, so a changed definition never reuses a stale build. Concurrent first uses
-are safe: builders serialise on a file lock and publish the directory with an atomic rename.
+are safe: builders serialise on a file lock (``systems/.<NAME>-<hash>.lock``), build in a
+staging directory ``systems/.<NAME>-<hash>.staging-<random>`` and publish it with an atomic
+rename. A build that was killed leaves its staging directory; the next use of that name removes
+it under the same lock (and the staging directories of other builds of the name whose lock is
+free), and nothing else in the cache.
 
 A config may carry tuned model defaults (``defaults: {RCSD: {weights: ..., noise: ...}}``, see
 :func:`resolve_defaults`); the build resolves them into explicit keys and writes
@@ -18,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from importlib import resources
@@ -180,19 +185,62 @@ def _check_name(name: str) -> None:
 
 
 @contextlib.contextmanager
-def _lock(path: Path):
+def _lock(path: Path, blocking: bool = True):
+    """Hold an exclusive lock on ``path`` (created if missing); yields False if ``blocking``
+    is off and another process holds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as f:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - non-POSIX: the atomic rename still protects us
-            yield
+            yield True
             return
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+_STAGING = ".staging-"
+
+
+def _staging_dirs(root: Path, name: str) -> dict[str, list[Path]]:
+    """Staging directories of builds of ``name`` in ``root``, by build (``NAME-<hash>``)."""
+    pattern = re.compile(rf"^\.(?P<build>{re.escape(name)}-[0-9a-f]{{12}})\.staging-[a-z0-9_]+$")
+    out: dict[str, list[Path]] = {}
+    if not root.is_dir():
+        return out
+    for entry in root.iterdir():
+        match = pattern.match(entry.name)
+        if match and entry.is_dir() and not entry.is_symlink():
+            out.setdefault(match.group("build"), []).append(entry)
+    return out
+
+
+def _clean_staging(root: Path, name: str, held: str) -> int:
+    """Remove staging directories that killed builds of ``name`` left; returns the count.
+
+    Must be called holding the lock of the build ``held`` (``NAME-<hash>``), whose staging
+    directories are therefore stale. Those of other builds of the name (another livn version)
+    are removed only if their lock file exists and is free.
+    """
+    n = 0
+    for build, dirs in sorted(_staging_dirs(root, name).items()):
+        lock = root / f".{build}.lock"
+        if build != held and not lock.is_file():
+            continue  # not made by predefined(): not ours to remove
+        with contextlib.nullcontext(True) if build == held else _lock(lock, False) as free:
+            if not free:
+                continue  # that build is running
+            for d in dirs:
+                shutil.rmtree(d, ignore_errors=True)
+                n += 1
+    return n
 
 
 def _build(name: str, target: Path) -> None:
@@ -201,7 +249,7 @@ def _build(name: str, target: Path) -> None:
 
     spec = definition(name)
     config = CultureConfig.model_validate({**spec["culture"], "name": spec["name"]})
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{_STAGING}", dir=target.parent))
     try:
         built = Path(write_culture(config, staging / "system"))
         mea_spec = dict(spec.get("mea") or {})
@@ -256,9 +304,10 @@ def predefined(name: str) -> str:
     _check_name(name)
     root = cache_dir() / "systems"
     target = root / f"{name}-{_definition_hash(name)}"
-    if (target / "graph.json").exists():
+    if (target / "graph.json").exists() and target.name not in _staging_dirs(root, name):
         return str(target)
     with _lock(root / f".{target.name}.lock"):
+        _clean_staging(root, name, target.name)
         if not (target / "graph.json").exists():
             _build(name, target)
     return str(target)

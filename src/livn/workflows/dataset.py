@@ -11,9 +11,15 @@ dataset that ``datasets.load_dataset("<out>", name=<system_name>)`` reads offlin
     <out>/merge.json                                      what was merged, with which options
 
 Shards are read one at a time and written in Parquet row groups, so memory stays flat however
-many samples there are. The new files are staged in a hidden directory inside ``<out>`` and
-swapped in with renames, the card last: a reader sees the complete old merge, the complete new
-one, or (only while the swap runs, or after a crash in it) no card at all — never a mix.
+many samples there are. The new files are staged in a hidden directory ``<out>/.merge-<random>.tmp``
+and swapped in with renames, the card last: a reader sees the complete old merge, the complete
+new one, or (only while the swap runs, or after a crash in it) no card at all — never a mix.
+The next merge removes the staging directories of a killed merge (under the merge lock).
+
+Merge owns only the files under ``data/`` that ``merge.json`` lists under ``files`` (during a
+swap it lists the old and the new ones, so a crash leaves nothing it wrote unlisted). It
+replaces only those, and refuses with :class:`ConfigError`, before writing anything, when
+``data/`` holds anything else: a user's file there is never deleted.
 
 :func:`publish` uploads the card and ``data/`` to the Hugging Face Hub.
 
@@ -547,10 +553,74 @@ def _lock(out: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+_STAGING = re.compile(rf"^{re.escape(_STAGING_PREFIX)}[a-z0-9_]+{re.escape(_STAGING_SUFFIX)}$")
+
+
 def _clean_staging(out: Path) -> None:
+    """Remove what a killed merge left: its staging directories and record temporary files.
+
+    Call holding the merge lock; nothing but ``.merge-<random>.tmp`` directories and
+    ``.merge.json.<random>.tmp`` files is touched.
+    """
     for entry in out.iterdir():
-        if entry.name.startswith(_STAGING_PREFIX) and entry.name.endswith(_STAGING_SUFFIX):
+        if _STAGING.match(entry.name) and entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
+    _fs.clean_temp(out, [RECORD])
+
+
+def _owned(out: Path) -> tuple[set[str], set[str]]:
+    """What earlier merges wrote under ``data/``, from ``merge.json`` (whether or not a card is
+    there): ``(files, directories)``: paths relative to ``data/`` of the files it lists, and the
+    directories a merge record without a file list (written before merges kept foreign files,
+    when ``data/`` was all merge's) owns whole."""
+    try:
+        record = json.loads((out / RECORD).read_text())
+    except (OSError, json.JSONDecodeError):
+        return set(), set()
+    if not isinstance(record, dict):
+        return set(), set()
+
+    def plain(parts: list[str]) -> bool:
+        return all(p not in ("", ".", "..") for p in parts)
+
+    if "files" in record:
+        files = {str(f) for f in record["files"] if isinstance(f, str)}
+        return {f for f in files if len(f.split("/")) == 2 and plain(f.split("/"))}, set()
+    configs = record.get("configs", [])
+    return set(), {str(n) for n in configs if isinstance(n, str) and "/" not in n and plain([n])}
+
+
+def _check_data(out: Path) -> list[str]:
+    """Files of ``data/`` that merges wrote (relative to it); :class:`ConfigError`, naming
+    them, if ``data/`` holds anything else."""
+    data = out / DATA_DIR
+    if not data.exists() and not data.is_symlink():
+        return []
+    if not data.is_dir() or data.is_symlink():
+        raise ConfigError(
+            f"{data} exists but is not a directory that merge made; move it away (merge writes "
+            f"the dataset's Parquet files under {data}/) and merge again."
+        )
+    files, whole = _owned(out)
+    dirs = whole | {f.split("/")[0] for f in files}
+    mine: list[str] = []
+    foreign: list[str] = []
+    for entry in sorted(data.iterdir()):
+        if entry.name not in dirs or not entry.is_dir() or entry.is_symlink():
+            foreign.append(entry.name + ("/" if entry.is_dir() else ""))
+            continue
+        for child in sorted(entry.iterdir()):
+            rel = f"{entry.name}/{child.name}"
+            ours = child.is_file() and not child.is_symlink()
+            (mine if ours and (entry.name in whole or rel in files) else foreign).append(rel)
+    if foreign:
+        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        raise ConfigError(
+            f"{data} holds files that merge did not write: {', '.join(foreign[:5])}{more}. Merge "
+            "replaces only the Parquet files it wrote there and never deletes other files; move "
+            f"those out of {data} (or merge a copy of the job elsewhere) and merge again."
+        )
+    return mine
 
 
 def merge(
@@ -613,8 +683,10 @@ def merge(
     if with_cp:
         keys += ["im", "mp"]
 
+    _check_data(out)  # before anything is written
     with _lock(out):
         _clean_staging(out)
+        old = _check_data(out)  # again: another merge may have finished meanwhile
         staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, suffix=_STAGING_SUFFIX, dir=out))
         try:
             data = staging / DATA_DIR
@@ -663,25 +735,37 @@ def merge(
                 "splits": counts,
                 "options": options,
             }
-            (staging / RECORD).write_text(json.dumps(record, indent=2) + "\n")
-            _swap(out, staging)
+            _swap(out, staging, record, old)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
-def _swap(out: Path, staging: Path) -> None:
-    """Replace ``out``'s card and ``data/`` by the staged ones (the card goes last)."""
+def _swap(out: Path, staging: Path, record: dict[str, Any], old: Sequence[str]) -> None:
+    """Put the staged card and ``data/`` files in place of the ``old`` ones (relative paths).
+
+    Order: the old card goes; ``merge.json`` lists old and new files as the merge's; the old
+    configs' directories go and the new ones come in; ``merge.json`` lists the new files; the
+    card comes last. A crash anywhere leaves no card or the complete new merge, and ``data/``
+    holding only files that ``merge.json`` lists.
+    """
     trash = staging / "old"
     trash.mkdir()
     card = out / CARD
     if card.exists():
         os.replace(card, trash / CARD)  # from here on no card: nothing half-done is loadable
-    if (out / DATA_DIR).exists():
-        os.replace(out / DATA_DIR, trash / DATA_DIR)
-    os.replace(staging / DATA_DIR, out / DATA_DIR)
+    staged = staging / DATA_DIR
+    new = sorted(p.relative_to(staged).as_posix() for p in staged.glob("*/*"))
+    _fs.write_json(out / RECORD, {**record, "files": sorted({*old, *new})})
+    data = out / DATA_DIR
+    data.mkdir(exist_ok=True)
+    for name in sorted({f.split("/")[0] for f in old}):
+        if (data / name).exists():
+            os.replace(data / name, trash / name)
+    for name in sorted({f.split("/")[0] for f in new}):
+        os.replace(staged / name, data / name)
+    _fs.write_json(out / RECORD, {**record, "files": new})
     os.replace(staging / CARD, card)
-    os.replace(staging / RECORD, out / RECORD)
 
 
 def merge_record(output_directory: str | os.PathLike) -> dict[str, Any] | None:

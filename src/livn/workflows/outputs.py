@@ -9,16 +9,22 @@ A job's output directory is refused, with nothing written, when
 * it is an existing file, or an existing non-empty directory that holds no livn job
   (``marker`` is the file a job of this kind keeps there, e.g. ``config.json``): livn never
   writes beside files it did not make.
+
+A directory whose only content is livn's own temporary files (``.config.json.<random>.tmp``,
+left by a job killed while writing its first marker; see :func:`livn._fs.temp_target`) counts
+as empty: the job starts again there and removes them.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
+from livn import _fs
 from livn.errors import ConfigError
 
-__all__ = ["OUTPUT_ROOT_VAR", "check_output_directory"]
+__all__ = ["OUTPUT_ROOT_VAR", "check_output_directory", "foreign_entries"]
 
 #: Environment variable that confines job outputs to one directory tree.
 OUTPUT_ROOT_VAR = "LIVN_OUTPUT_ROOT"
@@ -32,13 +38,31 @@ def _inside(path: Path, parent: Path) -> bool:
     return True
 
 
-def check_output_directory(path: str | os.PathLike, marker: str) -> Path:
+def foreign_entries(directory: Path, marker: str, temporaries: Collection[str] = ()) -> list[str]:
+    """Names in ``directory`` other than the temporary files of ``marker`` and ``temporaries``.
+
+    Args:
+        directory: An existing directory.
+        marker: The job's marker file; its :func:`~livn._fs.atomic_write` temporary files are
+            the job's own.
+        temporaries: Other file names whose temporary files are the job's own.
+    """
+    own = {p.name for p in _fs.temp_files(directory, {marker, *temporaries})}
+    return sorted(e.name for e in directory.iterdir() if e.name not in own)
+
+
+def check_output_directory(
+    path: str | os.PathLike, marker: str, temporaries: Collection[str] = ()
+) -> Path:
     """The resolved output directory, or :class:`ConfigError` (see the module docstring).
 
     Args:
         path: The requested output directory.
         marker: File a job of this kind keeps in its directory (``config.json``,
-            ``batch_metadata.json``); a non-empty directory without it is refused.
+            ``checkpoint.json``); a non-empty directory without it is refused, unless all it
+            holds is temporary files of ``marker`` (or of ``temporaries``) that a killed job
+            left.
+        temporaries: Further file names the job writes atomically before its marker exists.
     """
     out = Path(os.path.expanduser(os.fspath(path))).resolve()
     root = os.environ.get(OUTPUT_ROOT_VAR)
@@ -69,9 +93,14 @@ def check_output_directory(path: str | os.PathLike, marker: str) -> Path:
             )
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output directory {out} exists and is a file; choose another path.")
-    if out.is_dir() and not (out / marker).is_file() and any(out.iterdir()):
-        raise ConfigError(
-            f"output directory {out} already holds files that are not a livn job (no {marker}); "
-            "livn does not write beside them. Choose a new or empty directory."
-        )
+    if out.is_dir() and not (out / marker).is_file():
+        foreign = foreign_entries(out, marker, temporaries)
+        if foreign:
+            more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+            shown = ", ".join(foreign[:5]) + more
+            raise ConfigError(
+                f"output directory {out} already holds files that are not a livn job (no "
+                f"{marker}): {shown}. livn does not write beside them; choose a new or empty "
+                "directory, or move those files away."
+            )
     return out

@@ -4,8 +4,8 @@ A shard is an uncompressed NumPy ``.npz`` archive readable without livn and with
 (``numpy.load(path, allow_pickle=False)``): numeric arrays plus one entry ``meta``, a 0-d
 unicode array holding a JSON object (format version, index, seed, ...). Shards are written
 atomically (temporary file in the same directory, fsync, rename), so a shard that exists is
-complete; a job killed at any point leaves only complete shards and ``.*.tmp`` files that the
-next launch removes.
+complete; a job killed at any point leaves only complete shards and temporary files
+``.<shard name>.<random>.tmp`` that the next launch removes (:func:`clean_partial`).
 
 Sample shards (``samples/sample_<index:06d>.npz``) hold:
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from livn.errors import ConfigError
 __all__ = [
     "FORMAT",
     "clean_partial",
+    "is_shard_name",
     "read_meta",
     "read_shard",
     "shard_indices",
@@ -111,15 +113,24 @@ def iter_shards(directory: str | os.PathLike, prefix: str = "sample") -> Iterato
         yield i, shard_path(directory, i, prefix)
 
 
-def clean_partial(directory: str | os.PathLike) -> int:
-    """Remove temporary files left by a killed writer (``.<name>.*.tmp``); returns the count."""
-    d = Path(directory)
-    if not d.is_dir():
-        return 0
-    n = 0
-    for entry in d.iterdir():
-        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
-            with contextlib.suppress(FileNotFoundError):
-                entry.unlink()
-                n += 1
-    return n
+def is_shard_name(name: str, prefix: str | None = None) -> bool:
+    """True for a shard file name ``<prefix>_<digits>.npz`` (any prefix of letters if None)."""
+    head = re.escape(prefix) if prefix is not None else "[A-Za-z][A-Za-z0-9]*"
+    return re.fullmatch(rf"{head}_[0-9]+\.npz", name) is not None
+
+
+def clean_partial(directory: str | os.PathLike, prefix: str | None = None) -> int:
+    """Remove the temporary files a killed writer left for shards in ``directory``.
+
+    Only :func:`livn._fs.atomic_write` temporary files of shard names
+    (``.<prefix>_<index>.npz.<random>.tmp``) are removed, and not while their writer is alive;
+    nothing else in the directory is touched.
+
+    Args:
+        directory: A shard directory (a missing one is fine).
+        prefix: Shard prefix (``sample``, ``stim``); None for any.
+
+    Returns:
+        The number of files removed.
+    """
+    return _fs.clean_temp(directory, lambda name: is_shard_name(name, prefix))

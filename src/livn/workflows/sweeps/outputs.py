@@ -17,6 +17,10 @@ sees a partial file and a resumed batch ends with the same files as an uninterru
   ``datasets.load_dataset("<output_dir>/dataset")``: one row per stimulus with
   ``stimulus_key``, ``stimulus_id``, ``type``, ``seed``, ``rep``, ``parameters`` (JSON),
   ``trial_it``, ``trial_t``.
+
+Every file of a batch is written through a temporary file ``.<name>.<random>.tmp``;
+:func:`clean_partial` removes the ones a killed run left (and nothing else) when the batch
+is run again.
 """
 
 from __future__ import annotations
@@ -34,7 +38,29 @@ from livn import _fs
 from livn.workflows import shards
 from livn.workflows.sweeps.run import RESPONSES_DIR
 
-__all__ = ["assemble", "spike_matrix"]
+__all__ = ["DATASET_FILE", "ROOT_FILES", "assemble", "clean_partial", "spike_matrix"]
+
+#: Files a batch writes in its output directory, each atomically (``checkpoint.json`` first).
+ROOT_FILES: tuple[str, ...] = ("checkpoint.json", "batch_metadata.json", "stimulus_index.json",
+                               "results.pt", "results.h5")  # fmt: skip
+#: The Parquet file of ``save_format: dataset``, in ``dataset/``.
+DATASET_FILE = "train-00000-of-00001.parquet"
+
+
+def clean_partial(output_dir: Path) -> int:
+    """Remove the temporary files a killed run of a batch left in ``output_dir``.
+
+    Only temporary files of the batch's own files are removed: response shards in
+    ``responses/``, :data:`ROOT_FILES` and ``dataset/``'s :data:`DATASET_FILE`; a file whose
+    writer is still running is kept (see :func:`livn._fs.clean_temp`).
+
+    Returns:
+        The number of files removed.
+    """
+    output_dir = Path(output_dir)
+    n = shards.clean_partial(output_dir / RESPONSES_DIR, "stim")
+    n += _fs.clean_temp(output_dir, ROOT_FILES)
+    return n + _fs.clean_temp(output_dir / "dataset", [DATASET_FILE])
 
 
 def spike_matrix(ids: np.ndarray, times: np.ndarray, n_cells: int, duration: float) -> np.ndarray:
@@ -140,7 +166,7 @@ def _dataset(output_dir, keys) -> Path:
     ])  # fmt: skip
     target = output_dir / "dataset"
     target.mkdir(exist_ok=True)
-    path = target / "train-00000-of-00001.parquet"
+    path = target / DATASET_FILE
     with _fs.atomic_write(path, "wb") as f:
         writer = pq.ParquetWriter(f, schema)
         rows: list[dict] = []
