@@ -187,8 +187,15 @@ def finite_array(array: Any, name: str) -> None:
         )
 
 
-def steps(duration: float, dt: float, name: str = "duration") -> int:
-    """Integration steps for ``duration`` ms at ``dt`` ms: at least 1, at most MAX_STEPS."""
+def steps(duration: float, dt: float, name: str = "duration", fix: str | None = None) -> int:
+    """Integration steps for ``duration`` ms at ``dt`` ms: at least 1, at most MAX_STEPS.
+
+    Args:
+        duration: ms.
+        dt: The model's integration step, ms.
+        name: The field's name for the message.
+        fix: What to do about a too-long duration (default: split it into several runs).
+    """
     n = round(duration / dt)
     if n < 1:
         raise ConfigError(
@@ -196,10 +203,10 @@ def steps(duration: float, dt: float, name: str = "duration") -> int:
             f"give at least {dt:g} ms."
         )
     if n > MAX_STEPS:
+        fix = fix or "Split it into several runs (the Env keeps its state between runs)"
         raise ConfigError(
             f"{name} {duration:g} ms is {n:,} integration steps of {dt:g} ms; one run is at most "
-            f"{MAX_STEPS:,} steps ({MAX_STEPS * dt / 3.6e6:.1f} h simulated). Split it into "
-            "several runs (the Env keeps its state between runs)."
+            f"{MAX_STEPS:,} steps ({MAX_STEPS * dt / 3.6e6:.1f} h simulated). {fix}."
         )
     return n
 
@@ -269,19 +276,21 @@ def run_bytes(n_cells: int, n_steps: int, dt: float, record_dt: float, record_v:
     return int(2 * batch * per)
 
 
-def check_memory(estimate: float, what: str, fix: str, allow_large: bool | None = None) -> None:
+def check_memory(estimate: float, what: str, fix: str, allow_large: bool | None = None,
+                 override: str = "allow_large=true") -> None:  # fmt: skip
     """Refuse ``estimate`` bytes above :func:`memory_budget`.
 
     Args:
         estimate: Estimated bytes.
-        what: What needs it (``"a 1e+09 ms run of 100 cells recording voltage"``).
+        what: What needs it (``"a 1e+09 ms run of 100 cells"``).
         fix: How to make it smaller (``"Shorten duration"``).
         allow_large: The job's explicit override (``None``: the caller has no such option,
             only ``LIVN_MAX_MEMORY`` is offered).
+        override: How the user spells ``allow_large`` on this surface.
     """
     limit = memory_budget()
     if estimate > limit and not allow_large:
-        job = " or pass allow_large=true" if allow_large is not None else ""
+        job = f" or {override}" if allow_large is not None else ""
         raise SizeLimitError(
             f"{what} needs about {human_bytes(estimate)} of memory, above the limit of "
             f"{human_bytes(limit)} ({MEMORY_VAR}; default half of this machine's memory). "
@@ -299,23 +308,33 @@ def free_bytes(path: str | os.PathLike) -> int:
 
 
 def check_disk(estimate: float, path: str | os.PathLike, what: str, fix: str,
-               allow_large: bool = False) -> None:  # fmt: skip
+               allow_large: bool = False, override: str = "allow_large=true") -> None:  # fmt: skip
     """Refuse a job whose estimated output exceeds the free space at ``path``."""
     free = free_bytes(path)
     if estimate > free and not allow_large:
         raise SizeLimitError(
             f"{what} would write about {human_bytes(estimate)}, but {path} has only "
             f"{human_bytes(free)} free. {fix}, or choose another output directory; "
-            "allow_large=true skips this check."
+            f"{override} skips this check."
         )
 
 
-def check_units(n: int, what: str, fix: str, allow_large: bool = False) -> None:
-    """Refuse more than :data:`MAX_UNITS` units in one job (unless ``allow_large``)."""
+def check_units(n: int, what: str, units: str, fix: str, allow_large: bool = False,
+                override: str = "allow_large=true") -> None:  # fmt: skip
+    """Refuse more than :data:`MAX_UNITS` units (samples, stimuli) in one job.
+
+    Args:
+        n: The job's count.
+        what: The job (``"sampling job 'd'"``).
+        units: What is counted (``"samples"``).
+        fix: How to make it smaller.
+        allow_large: The job's explicit override.
+        override: How the user spells ``allow_large`` on this surface.
+    """
     if n > MAX_UNITS and not allow_large:
         raise SizeLimitError(
-            f"{what} has {n:,} units, above the limit of {MAX_UNITS:,} per job (each is one "
-            f"file and about 1 KB of bookkeeping). {fix}; or pass allow_large=true if you mean it."
+            f"{what} has {n:,} {units}, above the limit of {MAX_UNITS:,} per job (each is one "
+            f"file and about 1 KB of bookkeeping). {fix}; or {override} if you mean it."
         )
 
 

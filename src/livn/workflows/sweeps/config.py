@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from livn._config import validate
+from livn import limits
+from livn._config import Count, Flag, Real, validate
 from livn.errors import ConfigError
 
 __all__ = ["BaseConfig", "BatchConfig", "BatchSection", "Metadata", "SweepSpec", "load_config"]
@@ -55,10 +56,19 @@ class BaseConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     system: str = "EI2"
     model: str | None = None
-    duration: float = Field(1000.0, gt=0, description="ms per stimulus")
-    noise: bool = True
-    seed: int = Field(0, ge=0, description="default base_seed of sweeps that give none")
+    duration: Real = Field(1000.0, gt=0, description="ms per stimulus")
+    noise: Flag = True
+    seed: Count = Field(
+        0, ge=0, le=limits.MAX_SEED, description="default base_seed of sweeps that give none"
+    )
     device: Literal["cpu", "cuda"] = "cpu"
+
+    @field_validator("system")
+    @classmethod
+    def _system(cls, v: str) -> str:
+        if not v.strip() or "\x00" in v:
+            raise ValueError("must be a predefined system name or a system directory path")
+        return v
 
 
 class SweepSpec(BaseModel):
@@ -67,8 +77,8 @@ class SweepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: str
     parameters: dict[str, Any] = Field(default_factory=dict)
-    repetitions: int = Field(1, ge=1)
-    base_seed: int | None = Field(None, ge=0)
+    repetitions: Count = Field(1, ge=1)
+    base_seed: Count | None = Field(None, ge=0, le=limits.MAX_SEED)
 
     @field_validator("parameters")
     @classmethod
@@ -88,8 +98,18 @@ class BatchSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
     output_dir: str
     save_format: Literal["pytorch", "hdf5", "dataset"] = "pytorch"
-    save_intermediates: bool = False
+    save_intermediates: Flag = False
+    allow_large: Flag = Field(
+        False, description="skip the overridable size bounds (stimuli, memory, disk)"
+    )
     stimuli: list[SweepSpec] = Field(min_length=1)
+
+    @field_validator("output_dir")
+    @classmethod
+    def _output(cls, v: str) -> str:
+        if not v.strip() or "\x00" in v:
+            raise ValueError("must be a directory path, e.g. ./batch_results/my_sweep")
+        return v
 
 
 class BatchConfig(BaseModel):
@@ -109,7 +129,7 @@ def load_config(path: str | Path) -> BatchConfig:
     if not path.is_file():
         raise ConfigError(f"batch config {path} does not exist; pass the path of a YAML file.")
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = yaml.load(path.read_text("utf-8"), Loader=_loader())  # a SafeLoader
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: invalid YAML: {e}") from None
     if not isinstance(data, dict):
@@ -117,4 +137,50 @@ def load_config(path: str | Path) -> BatchConfig:
             f"{path}: expected a mapping with metadata, base_config and batch; got "
             f"{type(data).__name__}."
         )
+    size = _expanded_size(data)
+    if size > MAX_NODES:
+        raise ConfigError(
+            f"{path}: the YAML expands to {size:,} values (YAML aliases repeat whole subtrees), "
+            f"above {MAX_NODES:,}; write the sweep without nested aliases."
+        )
     return validate(BatchConfig, data, f"batch config {path}")
+
+
+def _loader() -> type:
+    """PyYAML's safe loader, reading ``1e3`` and ``-2E-1`` as floats (YAML 1.2, as users
+    write them; YAML 1.1 needs ``1.0e+3``)."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    return Loader
+
+
+#: Most values a batch YAML may expand to (aliases counted as copies).
+MAX_NODES = 1_000_000
+
+
+def _expanded_size(data: Any) -> int:
+    """Number of values in ``data`` counting every alias as a copy (memoised by identity, so a
+    "billion laughs" file is sized without being expanded)."""
+    memo: dict[int, int] = {}
+
+    def size(x: Any) -> int:
+        if isinstance(x, dict | list):
+            key = id(x)
+            if key not in memo:
+                memo[key] = 0  # a recursive alias counts once
+                items = list(x.items()) if isinstance(x, dict) else [(None, v) for v in x]
+                memo[key] = 1 + sum(size(k) + size(v) for k, v in items)
+            return memo[key]
+        return 1
+
+    return size(data)

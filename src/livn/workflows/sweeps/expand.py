@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from livn.workflows.sweeps.config import BatchConfig
 from livn.workflows.sweeps.patterns import get_pattern
 
-__all__ = ["StimulusSpec", "count", "expand", "stimulus_seed"]
+__all__ = ["StimulusSpec", "count", "expand", "iter_stimuli", "stimulus_seed"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ def _fmt(v: Any) -> str:
 
 
 def count(config: BatchConfig) -> int:
-    """Number of stimuli, without building them."""
+    """Number of stimuli, computed arithmetically (nothing is enumerated: a sweep of 10⁹
+    stimuli is counted in microseconds)."""
     total = 0
     for sweep in config.batch.stimuli:
         n = sweep.repetitions
@@ -81,12 +83,13 @@ def count(config: BatchConfig) -> int:
     return total
 
 
-def expand(config: BatchConfig) -> list[StimulusSpec]:
-    """Every stimulus of the batch, in order (parameters validated against their pattern)."""
+def iter_stimuli(config: BatchConfig) -> Iterator[StimulusSpec]:
+    """Every stimulus of the batch, in order, one at a time (parameters validated against
+    their pattern as they are produced); ``itertools.islice`` it to look at the first few."""
     n_total = count(config)
     width = max(4, len(str(n_total - 1)))
-    out: list[StimulusSpec] = []
     seen: dict[str, int] = {}
+    i = 0
     for sweep in config.batch.stimuli:
         pattern = get_pattern(sweep.type)
         base = config.base_config.seed if sweep.base_seed is None else sweep.base_seed
@@ -106,10 +109,14 @@ def expand(config: BatchConfig) -> list[StimulusSpec]:
                     sid = f"{sid}_{seen[sid]}"
                 else:
                     seen[sid] = 0
-                i = len(out)
-                out.append(StimulusSpec(
+                yield StimulusSpec(
                     index=i, key=f"stim_{i:0{width}d}", stimulus_id=sid, type=pattern.name,
                     params=params, swept=swept, rep=rep, base_seed=base,
                     seed=stimulus_seed(pattern.name, params, rep, base),
-                ))  # fmt: skip
-    return out
+                )  # fmt: skip
+                i += 1
+
+
+def expand(config: BatchConfig) -> list[StimulusSpec]:
+    """Every stimulus of the batch, in order (see :func:`iter_stimuli`)."""
+    return list(iter_stimuli(config))
