@@ -7,7 +7,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from livn._config import Count, Flag, Real
 from livn.system.culture.placement import check_area_kwargs, resolve_area
+
+#: Most cells a generated culture may have (memory: coordinates, candidate search and edges;
+#: EI4's 10,000 cells take ~0.3 GB to build).
+MAX_CELLS = 1_000_000
+#: Most synapses a generated culture may have (~40 bytes each while building and writing).
+MAX_EDGES = 200_000_000
 
 
 def _default_populations() -> dict[str, PopulationConfig]:
@@ -22,8 +29,10 @@ class PopulationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ratio: float | None = Field(default=None, gt=0, le=1, description="fraction of total_cells")
-    count: int | None = Field(default=None, ge=0, description="absolute number of cells")
+    ratio: Real | None = Field(default=None, gt=0, le=1, description="fraction of total_cells")
+    count: Count | None = Field(
+        default=None, ge=0, le=MAX_CELLS, description="absolute number of cells"
+    )
     synapse_type: Literal["excitatory", "inhibitory"] = "excitatory"
 
     @model_validator(mode="after")
@@ -45,12 +54,12 @@ class ConnectivityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kernel: Literal["gaussian", "exponential"] = "gaussian"
-    sigma: float = Field(default=500.0, gt=0, description="kernel width σ (or length λ), µm")
-    mean_degree: float | dict[str, float] = Field(
+    sigma: Real = Field(default=500.0, gt=0, description="kernel width σ (or length λ), µm")
+    mean_degree: Real | dict[str, Real] = Field(
         default=10.0, description="mean in-degree, or a map 'PRE->POST': degree"
     )
-    cutoff: float = Field(default=3.0, gt=0, description="no connections beyond cutoff·sigma")
-    allow_self_connections: bool = False
+    cutoff: Real = Field(default=3.0, gt=0, description="no connections beyond cutoff·sigma")
+    allow_self_connections: Flag = False
 
     @field_validator("mean_degree")
     @classmethod
@@ -72,15 +81,17 @@ class CultureConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     name: str | None = Field(default=None, description="system name (default: directory name)")
-    total_cells: int | None = Field(default=100, ge=1, description="cells in all populations")
+    total_cells: Count | None = Field(
+        default=100, ge=1, le=MAX_CELLS, description="cells in all populations"
+    )
     populations: dict[str, PopulationConfig] = Field(default_factory=_default_populations)
     area: str | Callable[..., Any] = Field(
         default="rectangle", description="'rectangle', 'disk', dotted path, or callable"
     )
     area_kwargs: dict[str, Any] = Field(default_factory=dict)
-    z_range: tuple[float, float] = (0.0, 10.0)
+    z_range: tuple[Real, Real] = (0.0, 10.0)
     connectivity: ConnectivityConfig = Field(default_factory=ConnectivityConfig)
-    seed: int = Field(default=0, ge=0)
+    seed: Count = Field(default=0, ge=0, le=2**32 - 1)
     output_directory: str | None = None
 
     @model_validator(mode="after")
@@ -113,6 +124,27 @@ class CultureConfig(BaseModel):
                     "drop total_cells or make them agree"
                 )
             self.total_cells = counted
+        total = sum(self.population_counts().values())
+        if total < 1:
+            raise ValueError(
+                "the culture would have 0 cells (every population count is 0); give at least one "
+                "population a count >= 1"
+            )
+        if total > MAX_CELLS:
+            raise ValueError(
+                f"{total:,} cells is above the limit of {MAX_CELLS:,} per generated culture "
+                "(memory of the build); generate a smaller culture"
+            )
+        edges = sum(
+            self.degree(pre, post) * n_post
+            for pre in self.populations
+            for post, n_post in self.population_counts().items()
+        )
+        if edges > MAX_EDGES:
+            raise ValueError(
+                f"the requested degrees give ~{edges:,.0f} synapses, above the limit of "
+                f"{MAX_EDGES:,} (~40 bytes each while building); lower mean_degree or cells"
+            )
         if not self.z_range[0] <= self.z_range[1]:
             raise ValueError(f"z_range must be [min, max] with min <= max, got {self.z_range}")
         md = self.connectivity.mean_degree
