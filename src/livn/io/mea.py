@@ -35,16 +35,25 @@ RESISTIVITY = 3.5  # Ω·m, medium resistivity for the stimulation field
 EFFECTIVE_HEIGHT = 52.2  # µm, effective electrode-to-cell height
 CONDUCTIVITY = 0.3  # S/m, extracellular conductivity for the LFP
 LFP_OFFSET = 5.0  # µm added to the distance for the LFP
+#: Most electrodes an MEA may have (high-density arrays have a few thousand).
+MAX_CHANNELS = 65_536
 
 
 def grid_coordinates(
     nx: int, ny: int, pitch: float, offset: tuple[float, float], z: float
 ) -> np.ndarray:
     """``[nx·ny, 4]`` electrode rows of a regular grid, ids row-major (x fastest)."""
-    if nx < 1 or ny < 1 or pitch <= 0:
+    from livn import limits
+
+    nx = limits.integer(nx, "MEA grid nx", 1, MAX_CHANNELS)
+    ny = limits.integer(ny, "MEA grid ny", 1, MAX_CHANNELS)
+    if nx * ny > MAX_CHANNELS:
         raise ConfigError(
-            f"MEA grid needs nx, ny >= 1 and pitch > 0; got nx={nx}, ny={ny}, pitch={pitch}."
+            f"MEA grid {nx} × {ny} has {nx * ny:,} electrodes, above the limit of {MAX_CHANNELS:,}."
         )
+    pitch = limits.number(pitch, "MEA pitch", 0.0, exclusive_minimum=True, unit="µm")
+    z = limits.number(z, "MEA z", unit="µm")
+    offset = tuple(limits.number(o, "MEA offset", unit="µm") for o in offset)
     iy, ix = np.divmod(np.arange(nx * ny), nx)
     return np.column_stack(
         [np.arange(nx * ny), offset[0] + ix * pitch, offset[1] + iy * pitch, np.full(nx * ny, z)]
@@ -54,7 +63,7 @@ def grid_coordinates(
 def fitted_grid_shape(extent: float, pitch: float) -> int:
     """Largest power of two ``n`` with ``n · pitch <= extent`` (at least 1)."""
     n = 1
-    while 2 * n * pitch <= extent + 1e-9:
+    while 2 * n * pitch <= extent + 1e-9 and 2 * n <= MAX_CHANNELS:
         n *= 2
     return n
 
@@ -79,12 +88,24 @@ class MEA:
     ) -> None:
         if electrode_coordinates is None:
             electrode_coordinates = grid_coordinates(4, 4, 1000.0, (500.0, 500.0), 175.0)
-        coords = np.asarray(electrode_coordinates, dtype=np.float64)
+        from livn import limits
+
+        try:
+            coords = np.asarray(electrode_coordinates, dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(
+                f"electrode_coordinates must be numeric rows [id, x, y, z] (µm); got {e}."
+            ) from None
         if coords.ndim != 2 or coords.shape[1] != 4 or len(coords) == 0:
             raise ConfigError(
                 f"electrode_coordinates must have shape [n_channels, 4] with rows [id, x, y, z]; "
                 f"got shape {coords.shape}."
             )
+        if len(coords) > MAX_CHANNELS:
+            raise ConfigError(
+                f"an MEA has at most {MAX_CHANNELS:,} electrodes; got {len(coords):,}."
+            )
+        limits.finite_array(coords, "electrode_coordinates")
         ids = coords[:, 0]
         if len(np.unique(ids)) != len(ids) or np.any(ids != np.round(ids)):
             raise ConfigError("electrode ids (column 0) must be unique integers.")
@@ -93,8 +114,8 @@ class MEA:
             ("output_radius", output_radius),
             ("max_input_current", max_input_current),
         ):
-            if not np.isfinite(value) or value <= 0:
-                raise ConfigError(f"{name} must be a positive number of µm/µA; got {value!r}.")
+            limits.number(value, name, 0.0, exclusive_minimum=True,
+                          unit="µA" if name == "max_input_current" else "µm")  # fmt: skip
         self.electrode_coordinates = coords
         self.input_radius = float(input_radius)
         self.output_radius = float(output_radius)
@@ -129,8 +150,12 @@ class MEA:
         Per axis the grid has the largest power of two of electrodes that fits at this pitch.
         ``radius`` (default ``pitch / 4``) sets both input and output radius unless given.
         """
-        if pitch <= 0:
-            raise ConfigError(f"pitch must be > 0 µm; got {pitch!r}.")
+        from livn import limits
+
+        pitch = limits.number(pitch, "pitch", 0.0, exclusive_minimum=True, unit="µm")
+        z = limits.number(z, "z", unit="µm")
+        if radius is not None:
+            radius = limits.number(radius, "radius", 0.0, exclusive_minimum=True, unit="µm")
         extent = np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float)
         n = [fitted_grid_shape(e, pitch) for e in extent]
         offset = tuple(
