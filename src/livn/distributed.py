@@ -27,15 +27,27 @@ controller runs every trial itself.
 
 The JAX backend runs each simulation on one rank; ``subworld_size`` ranks per worker are
 accepted for compatibility with the seed (the extra ranks of a group stay idle).
+
+No rank is left waiting for one that failed. Building the Env (construction and ``init()``)
+is collective: if any rank raises, every rank raises and rank 0 reports it. Under MPI a
+``DistributedEnv`` installs :func:`livn.mpi.install_excepthook`: any other exception that
+escapes the script on any rank (in the controller's code after ``init()``, or on a worker
+outside a trial) prints its traceback and ends the whole job (``MPI_Abort``), and Ctrl+C
+prints one line. A trial that raises on a worker is not such an exception: it is reported to
+the controller, whose fan-out call raises. A controller script that ends without
+:meth:`~DistributedEnv.close` releases the workers at exit.
 """
 
 from __future__ import annotations
 
+import atexit
+import sys
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from livn import mpi
 from livn.errors import ConfigError
-from livn.workflows.executors import mpi_barrier, mpi_recv
 
 __all__ = ["DistributedEnv"]
 
@@ -59,30 +71,39 @@ class DistributedEnv:
                  seed: int = 123, comm: Any | None = None, subworld_size: int = 1) -> None:  # fmt: skip
         from livn.env import Env
 
-        if comm is None:
-            from livn.workflows.executors import mpi_world_size
-
-            if mpi_world_size() > 1:
-                from livn.errors import require
-
-                comm = require("mpi4py.MPI", "mpi").COMM_WORLD
+        if comm is None and mpi.world_size() > 1:
+            comm = mpi.comm()
         self.comm = comm
         self.rank = 0 if comm is None else comm.Get_rank()
         self.size = 1 if comm is None else comm.Get_size()
-        if int(subworld_size) < 1:
-            raise ConfigError(f"subworld_size must be >= 1; got {subworld_size!r}.")
+        if self.size > 1:
+            mpi.install_excepthook()
+        self._closed = True  # until construction succeeds
+        self._inflight = 0  # trials handed to workers whose results are not back yet
+        if int(subworld_size) < 1:  # the same on every rank: each raises, none waits
+            raise mpi.on_every_rank(
+                ConfigError(f"subworld_size must be >= 1; got {subworld_size!r}.")
+            )
         self.subworld_size = int(subworld_size)
         self.seed = int(seed)
-        self.env = Env(system, model=model, io=io, seed=seed)
         self._ops: list[tuple[str, tuple, dict]] = []
         self._workers = [1 + k * self.subworld_size
                          for k in range((self.size - 1) // self.subworld_size)]  # fmt: skip
         if self.size > 1 and not self._workers:
-            raise ConfigError(
+            raise mpi.on_every_rank(ConfigError(
                 f"{self.size} MPI ranks leave no worker with subworld_size={self.subworld_size}; "
                 f"start at least {1 + self.subworld_size} ranks or lower subworld_size."
-            )
+            ))  # fmt: skip
+        self.env = self._collective(lambda: Env(system, model=model, io=io, seed=seed))
         self._closed = False
+        if self.size > 1 and self.is_root:
+            _OPEN.add(self)
+
+    def _collective(self, fn: Any) -> Any:
+        """``fn()`` on every rank; if any rank raises, every rank raises (see livn.mpi)."""
+        if self.comm is None or self.size == 1:
+            return fn()
+        return mpi.collective(fn, self.comm)
 
     @property
     def is_root(self) -> bool:
@@ -98,12 +119,15 @@ class DistributedEnv:
         return self.env.io
 
     def init(self) -> DistributedEnv:
-        """Build the Env; on worker ranks, serve trials until the controller closes."""
-        self.env.init()
+        """Build the Env; on worker ranks, serve trials until the controller closes.
+
+        Collective: when the Env fails to build on any rank, every rank raises.
+        """
+        self._collective(self.env.init)
         if not self.is_root:
             if self.rank in self._workers:
                 self._serve()
-            mpi_barrier(self.comm)
+            mpi.barrier(self.comm)
         return self
 
     # ------------------------------------------------------------------ configuration
@@ -169,26 +193,25 @@ class DistributedEnv:
         MPI = require("mpi4py.MPI", "mpi")
         results: list[Any] = [None] * len(tasks)
         pending = list(range(len(tasks)))[::-1]
-        busy = 0
-        for w in self._workers:
+
+        def give(w: int) -> None:
             if pending:
                 k = pending.pop()
                 self.comm.send((k, self._ops, tasks[k], seeds[k]), dest=w, tag=_TAG_TASK)
-                busy += 1
+                self._inflight += 1
+
+        for w in self._workers:
+            give(w)
         status = MPI.Status()
         errors = []
-        while busy:
-            k, ok, value = mpi_recv(self.comm, MPI.ANY_SOURCE, _TAG_RESULT, status)
-            busy -= 1
+        while self._inflight:
+            k, ok, value = mpi.recv(self.comm, MPI.ANY_SOURCE, _TAG_RESULT, status)
+            self._inflight -= 1
             if ok:
                 results[k] = value
             else:
                 errors.append(f"trial {k}: {value}")
-            if pending:
-                j = pending.pop()
-                self.comm.send((j, self._ops, tasks[j], seeds[j]), dest=status.Get_source(),
-                               tag=_TAG_TASK)  # fmt: skip
-                busy += 1
+            give(status.Get_source())
         if errors:
             raise RuntimeError("trials failed on MPI workers:\n  " + "\n  ".join(errors))
         return results
@@ -200,7 +223,7 @@ class DistributedEnv:
         status = MPI.Status()
         applied: list = []
         while True:
-            msg = mpi_recv(self.comm, 0, MPI.ANY_TAG, status)
+            msg = mpi.recv(self.comm, 0, MPI.ANY_TAG, status)
             if status.Get_tag() == _TAG_STOP:
                 return
             k, ops, task, seed = msg
@@ -213,13 +236,43 @@ class DistributedEnv:
                 self.comm.send((k, False, f"{type(e).__name__}: {e}"), dest=0, tag=_TAG_RESULT)
 
     def close(self) -> None:
-        """Release the workers (controller) and the Env."""
+        """Release the workers (controller) and the Env.
+
+        Results of trials still out on workers (a fan-out the caller interrupted) are
+        received and dropped first.
+        """
         if self.is_root and not self._closed and self.comm is not None and self.size > 1:
+            from livn.errors import require
+
+            MPI = require("mpi4py.MPI", "mpi")
+            status = MPI.Status()
+            while self._inflight:
+                mpi.recv(self.comm, MPI.ANY_SOURCE, _TAG_RESULT, status)
+                self._inflight -= 1
             for w in self._workers:
                 self.comm.send(None, dest=w, tag=_TAG_STOP)
-            mpi_barrier(self.comm)
+            mpi.barrier(self.comm)
         self._closed = True
+        _OPEN.discard(self)
         self.env.close()
+
+
+#: Controllers' DistributedEnvs not yet closed (released at exit, see :func:`_close_at_exit`).
+_OPEN: weakref.WeakSet[DistributedEnv] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Release the workers of a controller script that ended without ``close()``.
+
+    Not after an uncaught exception: :func:`livn.mpi.install_excepthook` has handled that
+    (Ctrl+C reached every rank; anything else ended the job).
+    """
+    if getattr(sys, "last_value", None) is not None:
+        return
+    for env in list(_OPEN):
+        if not env._closed:
+            env.close()
 
 
 def replay(env: Any, ops: list[tuple[str, tuple, dict]]) -> None:

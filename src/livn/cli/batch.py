@@ -19,9 +19,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     kind = resolve_executor(args.executor)
     controller = True
     if kind == "mpi":
-        from livn.workflows.sample import _mpi_rank
+        from livn import mpi
 
-        controller = _mpi_rank() == 0
+        controller = mpi.rank() == 0
     progress = None
     label = {s.key: s.stimulus_id for s in batch.stimuli}  # seed 003: "Executing <stimulus_id>"
     if controller:
@@ -39,6 +39,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     def finished(i: int, n: int, uid: str, status: str) -> None:
         progress.done(i, n, f"{uid} ({label[uid]})", status)
 
+    # what livn.cli.main prints on Ctrl+C or SIGTERM
+    args.interrupted_hint = ("finished stimuli are kept — resume with: livn batch "
+                             f"{args.config} --resume {batch.output_dir / 'checkpoint.json'}")  # fmt: skip
     try:
         report = batch.run(resume=args.resume, executor=kind, processes=args.processes,
                            progress=finished if progress else None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 
 from livn._version import __version__
@@ -145,7 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 2 bad input)."""
+    """Entry point; returns the exit status.
+
+    0 ok, 1 failed work (or an unexpected error), 2 bad input (a :class:`LivnError`, printed
+    as one line), 128 + the signal number when interrupted (130 for Ctrl+C, 143 for SIGTERM,
+    also one line). Under ``mpiexec`` every message is printed once per job, and an error that
+    other ranks may be waiting on ends the whole job (see :func:`livn.mpi.fail`).
+    """
     import warnings
 
     parser = build_parser()
@@ -153,13 +160,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         getattr(args, "help_parser", parser).print_help()
         return 0 if args.command is None else 2
-    with warnings.catch_warnings():
+    from livn import mpi
+    from livn.workflows.executors import sigterm_raises
+
+    with warnings.catch_warnings(), sigterm_raises():
         warnings.showwarning = _show_warning
         try:
             return int(args.func(args) or 0)
+        except KeyboardInterrupt as e:  # Ctrl+C, or SIGTERM (executors.Terminated)
+            return _interrupted(args, e)
         except LivnError as e:
-            print(f"livn: error: {e}", file=sys.stderr)
-            return 2
+            return mpi.fail(e, f"livn: error: {e}", 2)
+        except Exception as e:
+            if mpi.world_size() <= 1:
+                raise  # the traceback, as Python prints it
+            return mpi.fail(e, traceback.format_exc().rstrip("\n"), 1)
+
+
+def _interrupted(args: argparse.Namespace, exc: KeyboardInterrupt) -> int:
+    """One line for Ctrl+C or SIGTERM (on rank 0 only under MPI, where every rank got it)."""
+    import signal
+
+    from livn import mpi
+
+    signum = int(getattr(exc, "signum", signal.SIGINT))
+    what = "interrupted" if signum == signal.SIGINT else "terminated"
+    hint = getattr(args, "interrupted_hint", None) or (
+        "finished work is kept — re-run the same command to resume."
+    )
+    if mpi.world_rank() == 0:
+        print(f"livn: {what}; {hint}", file=sys.stderr, flush=True)
+    return 128 + signum
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

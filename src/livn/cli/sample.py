@@ -73,6 +73,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         return 0
     if args.launch:
         acted = True
+        # what livn.cli.main prints on Ctrl+C or SIGTERM
+        args.interrupted_hint = "finished samples are kept — re-run the same command to resume."
         if module in MPI_MODULES:
             from livn.workflows.sample import run_mpi
 
@@ -142,12 +144,6 @@ def _launch(job) -> int:
         print("Re-run the same command to retry them (finished samples are kept).", file=sys.stderr)
         return 1
     return 0
-
-
-def _rank() -> int:
-    from livn.workflows.sample import _mpi_rank
-
-    return _mpi_rank()
 
 
 def add_parsers(ssub: argparse._SubParsersAction) -> None:

@@ -13,10 +13,16 @@ finish them never changes their outputs.
   started as ``python -m livn.workflows.executors`` (no ``fork``: JAX is not fork-safe, and no
   re-import of the user's script). A unit that raises is recorded as failed; a worker process
   that dies (killed, out of memory) fails its unit and is replaced; the rest completes.
+  Stopping is clean: workers ignore Ctrl+C (SIGINT reaches the whole process group; the
+  controller's ``KeyboardInterrupt`` kills them), SIGTERM to the controller raises
+  :class:`Terminated` there (same clean-up), and on Linux a worker is sent SIGTERM when its
+  controller dies, even by SIGKILL. A killed worker leaves at most a hidden temporary file.
 * ``mpi``: under ``mpiexec -n N``: rank 0 is the controller and hands units to
   ``(N - 1) // nprocs_per_worker`` workers (the first rank of each group of
   ``nprocs_per_worker``; the JAX backend runs one simulation on one rank, so the other ranks of
-  a group stay idle). Every rank calls :func:`run_units`; only rank 0 gets the report.
+  a group stay idle). Every rank calls :func:`run_units`; only rank 0 gets the report. Waiting
+  ranks sleep between polls (:func:`livn.mpi.recv`); a rank that fails outside a unit ends
+  the job (see :func:`livn.mpi.fail`).
 
 ``auto`` picks ``mpi`` when the process was started by ``mpiexec`` with more than one rank,
 else ``local``.
@@ -24,21 +30,25 @@ else ``local``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from livn import mpi
 from livn.errors import ConfigError, did_you_mean
 
-__all__ = ["EXECUTORS", "Report", "Unit", "find_mpiexec", "mpi_world_size", "resolve_executor",
-           "run_units"]  # fmt: skip
+__all__ = ["EXECUTORS", "Report", "Terminated", "Unit", "find_mpiexec", "mpi_world_size",
+           "resolve_executor", "run_units", "sigterm_raises"]  # fmt: skip
 
 #: Executor names accepted by :func:`run_units`.
 EXECUTORS: tuple[str, ...] = ("auto", "local", "serial", "mpi")
@@ -48,8 +58,6 @@ Unit = tuple[int, str, dict]
 
 #: ``progress(done, total, uid, status)`` with status ``"ok"`` or ``"failed"``; ``start(uid)``.
 Progress = Callable[[int, int, str, str], None]
-
-_MPI_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_SIZE")
 
 
 @dataclass
@@ -73,11 +81,48 @@ class Report:
 
 def mpi_world_size() -> int:
     """Number of ranks this process was started with by ``mpiexec`` (1 when not under MPI)."""
-    for var in _MPI_SIZE_VARS:
-        value = os.environ.get(var)
-        if value and value.isdigit():
-            return int(value)
-    return 1
+    return mpi.world_size()
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process receives SIGTERM (see :func:`sigterm_raises`).
+
+    A ``KeyboardInterrupt``, so that the clean-up written for Ctrl+C runs for SIGTERM too and
+    ``except Exception`` does not swallow it.
+
+    Attributes:
+        signum: The signal received (``signal.SIGTERM``).
+    """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(f"received signal {signum}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread (once; later ones
+    are ignored while the clean-up runs).
+
+    Does nothing outside the main thread, or when SIGTERM already has a handler of its own.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous not in (signal.SIG_DFL, None):
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def find_mpiexec() -> str | None:
@@ -182,14 +227,22 @@ class _Proc:
         read_fd, write_fd = os.pipe()
         env = dict(os.environ)
         env["LIVN_EXECUTOR_FD"] = str(write_fd)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "livn.workflows.executors"],
-            stdin=subprocess.PIPE,
-            pass_fds=(write_fd,),
-            env=env,
-            text=True,
-        )
-        os.close(write_fd)
+        env["LIVN_EXECUTOR_PARENT"] = str(os.getpid())
+        # The worker starts with SIGINT blocked (the mask survives exec) and ignores it before
+        # unblocking: a Ctrl+C during its start-up cannot print a traceback. Ours is restored
+        # (a Ctrl+C meanwhile is delivered then, not lost).
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "livn.workflows.executors"],
+                stdin=subprocess.PIPE,
+                pass_fds=(write_fd,),
+                env=env,
+                text=True,
+            )
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            os.close(write_fd)
         self.out = os.fdopen(read_fd, "r")
         self.unit: Unit | None = None
         self.send({"worker": worker, "context": context})
@@ -200,6 +253,7 @@ class _Proc:
         self.proc.stdin.flush()
 
     def close(self) -> None:
+        """Let the worker finish (stdin EOF) and reap it; kill it if it does not within 30 s."""
         try:
             if self.proc.poll() is None and self.proc.stdin:
                 self.proc.stdin.close()
@@ -208,6 +262,18 @@ class _Proc:
             self.proc.kill()
             self.proc.wait()
         finally:
+            self.out.close()
+
+    def kill(self) -> None:
+        """Stop the worker now (its unit, if any, is abandoned) and reap it."""
+        try:
+            self.proc.kill()
+            if self.proc.stdin:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        finally:
+            self.proc.wait()
             self.out.close()
 
 
@@ -232,49 +298,68 @@ def _run_local(units, worker, context, processes, progress, start) -> Report:
         sel.register(p.out, selectors.EVENT_READ, p)
         assign(p)
 
-    try:
-        for _ in range(min(processes, total)):
-            spawn()
-        while procs:
-            for key, _ in sel.select():
-                p: _Proc = key.data
-                line = p.out.readline()
-                unit = p.unit
-                assert unit is not None
-                if line:
-                    msg = json.loads(line)
-                    status = msg["status"]
-                    if status == "ok":
-                        report.completed.append(unit[1])
-                    else:
-                        report.failed[unit[1]] = msg["error"]
-                    alive = True
-                else:  # EOF: the worker died
-                    code = p.proc.wait()
-                    report.failed[unit[1]] = f"worker process died (exit code {code})"
-                    status, alive = "failed", False
-                done += 1
-                if progress:
-                    progress(done, total, unit[1], status)
-                p.unit = None
-                if alive and pending:
-                    assign(p)
-                    continue
-                sel.unregister(p.out)
-                p.close()
-                procs.remove(p)
-                if not alive and pending:
-                    spawn()
-    finally:
-        for p in procs:
-            p.proc.kill()
-            p.close()
-        sel.close()
+    with sigterm_raises():
+        try:
+            for _ in range(min(processes, total)):
+                spawn()
+            while procs:
+                for key, _ in sel.select():
+                    p: _Proc = key.data
+                    line = p.out.readline()
+                    unit = p.unit
+                    assert unit is not None
+                    if line:
+                        msg = json.loads(line)
+                        status = msg["status"]
+                        if status == "ok":
+                            report.completed.append(unit[1])
+                        else:
+                            report.failed[unit[1]] = msg["error"]
+                        alive = True
+                    else:  # EOF: the worker died
+                        code = p.proc.wait()
+                        report.failed[unit[1]] = f"worker process died (exit code {code})"
+                        status, alive = "failed", False
+                    done += 1
+                    if progress:
+                        progress(done, total, unit[1], status)
+                    p.unit = None
+                    if alive and pending:
+                        assign(p)
+                        continue
+                    sel.unregister(p.out)
+                    p.close()
+                    procs.remove(p)
+                    if not alive and pending:
+                        spawn()
+        finally:  # done, or an exception (Ctrl+C, SIGTERM): no worker outlives the controller
+            for p in procs:
+                p.kill()
+            sel.close()
     return report
+
+
+def _die_with_parent() -> None:
+    """Have the kernel send this worker SIGTERM when its controller dies (Linux only)."""
+    parent = int(os.environ.get("LIVN_EXECUTOR_PARENT", "0"))
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+            return
+    if parent and os.getppid() != parent:  # the controller died before we asked
+        os._exit(1)
 
 
 def _worker_main() -> int:
     """Entry point of a local worker process (``python -m livn.workflows.executors``)."""
+    # Ctrl+C reaches the whole process group; the controller decides (and kills us).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _die_with_parent()
     out = os.fdopen(int(os.environ["LIVN_EXECUTOR_FD"]), "w")
     hello = json.loads(sys.stdin.readline())
     fn = _load(hello["worker"])
@@ -294,28 +379,6 @@ def _worker_main() -> int:
 # ---------------------------------------------------------------------------- MPI
 _TAG_WORK, _TAG_DONE, _TAG_STOP = 1, 2, 3
 
-#: Seconds between polls of a waiting rank. MPICH's blocking receive spins a whole core; a
-#: controller or an idle worker that sleeps between probes leaves the cores to the simulations.
-POLL_S = 0.002
-
-
-def mpi_recv(comm: Any, source: int, tag: int, status: Any) -> Any:
-    """``comm.recv`` that sleeps between probes instead of spinning a core."""
-    import time
-
-    while not comm.Iprobe(source=source, tag=tag, status=status):
-        time.sleep(POLL_S)
-    return comm.recv(source=status.Get_source(), tag=status.Get_tag(), status=status)
-
-
-def mpi_barrier(comm: Any) -> None:
-    """``comm.Barrier`` that sleeps between tests instead of spinning a core."""
-    import time
-
-    request = comm.Ibarrier()
-    while not request.Test():
-        time.sleep(POLL_S)
-
 
 def _run_mpi(units, worker, context, nprocs_per_worker, progress, start) -> Report:
     from livn.errors import require
@@ -323,14 +386,18 @@ def _run_mpi(units, worker, context, nprocs_per_worker, progress, start) -> Repo
     MPI = require("mpi4py.MPI", "mpi")
     comm = MPI.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
-    if nprocs_per_worker < 1:
-        raise ConfigError(f"nprocs_per_worker must be >= 1; got {nprocs_per_worker}.")
+    if nprocs_per_worker < 1:  # every rank raises the same error, and none waits
+        raise mpi.on_every_rank(
+            ConfigError(f"nprocs_per_worker must be >= 1; got {nprocs_per_worker}.")
+        )
     n_workers = (size - 1) // nprocs_per_worker
     if n_workers < 1:
-        raise ConfigError(
-            f"the MPI executor needs at least 1 + nprocs_per_worker = {1 + nprocs_per_worker} "
-            f"ranks (one controller, then {nprocs_per_worker} per worker); got {size}. Start "
-            f"with `mpiexec -n {1 + nprocs_per_worker} ...` or more, or lower nprocs_per_worker."
+        raise mpi.on_every_rank(
+            ConfigError(
+                f"the MPI executor needs at least 1 + nprocs_per_worker = {1 + nprocs_per_worker} "
+                f"ranks (one controller, then {nprocs_per_worker} per worker); got {size}. Start "
+                f"with `mpiexec -n {1 + nprocs_per_worker} ...` or more, or lower nprocs_per_worker."
+            )
         )
     leaders = [1 + k * nprocs_per_worker for k in range(n_workers)]
     if rank == 0:
@@ -339,7 +406,7 @@ def _run_mpi(units, worker, context, nprocs_per_worker, progress, start) -> Repo
         fn = _load(worker)
         status = MPI.Status()
         while True:
-            unit = mpi_recv(comm, 0, MPI.ANY_TAG, status)
+            unit = mpi.recv(comm, 0, MPI.ANY_TAG, status)
             if status.Get_tag() == _TAG_STOP:
                 break
             try:
@@ -351,7 +418,7 @@ def _run_mpi(units, worker, context, nprocs_per_worker, progress, start) -> Repo
         report = Report(controller=False)
     else:
         report = Report(controller=False)
-    mpi_barrier(comm)
+    mpi.barrier(comm)
     return report
 
 
@@ -375,7 +442,7 @@ def _mpi_controller(comm, MPI, units, leaders, progress, start) -> Report:
     done = 0
     status = MPI.Status()
     while busy:
-        msg = mpi_recv(comm, MPI.ANY_SOURCE, _TAG_DONE, status)
+        msg = mpi.recv(comm, MPI.ANY_SOURCE, _TAG_DONE, status)
         w = status.Get_source()
         unit = busy.pop(w)
         if msg["status"] == "ok":

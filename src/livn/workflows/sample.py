@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from livn import _fs, limits
+from livn import _fs, limits, mpi
 from livn._config import Count, Flag, Real, validate
 from livn.errors import ConfigError, did_you_mean
 from livn.workflows import shards
@@ -527,10 +527,10 @@ class Sample:
         """
         c = self.config
         kind = resolve_executor(executor or c.executor)
-        rank = _mpi_rank() if kind == "mpi" else 0
-        context = self._prepare() if rank == 0 else None
-        if kind == "mpi":
-            context = _mpi_bcast(context)
+        rank = mpi.rank() if kind == "mpi" else 0
+        # Rank 0 validates and writes config.json; every rank gets the context, or raises the
+        # error rank 0 raised (no rank is left waiting).
+        context = mpi.root_then_bcast(self._prepare) if kind == "mpi" else self._prepare()
         if rank == 0 and ready is not None:
             ready(context)
         todo = [(i, f"sample_{i:06d}", {}) for i in context.pop("todo")]
@@ -601,18 +601,6 @@ def _ranks(resources: Mapping[str, Any]) -> int:
         "resources must give the number of MPI ranks, e.g. resources='{\"-n\": 4}'; got "
         f"{dict(resources)!r}."
     )
-
-
-def _mpi_rank() -> int:
-    from livn.errors import require
-
-    return require("mpi4py.MPI", "mpi").COMM_WORLD.Get_rank()
-
-
-def _mpi_bcast(value: Any) -> Any:
-    from livn.errors import require
-
-    return require("mpi4py.MPI", "mpi").COMM_WORLD.bcast(value, root=0)
 
 
 # ---------------------------------------------------------------------------- worker side

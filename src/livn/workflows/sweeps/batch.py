@@ -180,14 +180,13 @@ class Batch:
         kind = resolve_executor(executor)
         rank = 0
         if kind == "mpi":
-            from livn.workflows.sample import _mpi_rank
+            from livn import mpi
 
-            rank = _mpi_rank()
-        prepared = self._prepare(resume) if rank == 0 else None
-        if kind == "mpi":
-            from livn.workflows.sample import _mpi_bcast
-
-            prepared = _mpi_bcast(prepared)
+            rank = mpi.rank()
+            # rank 0 prepares; every rank gets the result, or raises the error rank 0 raised
+            prepared = mpi.root_then_bcast(lambda: self._prepare(resume))
+        else:
+            prepared = self._prepare(resume)
         context, checkpoint, todo, mea_cells = prepared
         stream = stream or sys.stdout
         if rank == 0:
