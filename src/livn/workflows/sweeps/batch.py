@@ -271,7 +271,9 @@ class Batch:
         checkpoint["failed"] = {}
         checkpoint.setdefault("device", self.config.base_config.device)  # where it started
         _fs.write_json(path, checkpoint)
-        shards.clean_partial(out / RESPONSES_DIR)
+        from livn.workflows.sweeps.outputs import clean_partial
+
+        clean_partial(out)  # temp files a killed run left: shards, outputs, checkpoint (ours only)
         todo = [s for s in self.stimuli if s.index not in finished]
         base = self.config.base_config.model_dump(mode="json")
         base["system"] = self._system()
