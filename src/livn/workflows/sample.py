@@ -702,4 +702,18 @@ def run_mpi(job: Sample, resources: Mapping[str, Any]) -> int:
             f"load your cluster's MPI module. The command would be: {_quote(cmd)}"
         )
     print(f"Running: {_quote(cmd)}", flush=True)
-    return subprocess.call(cmd)
+    proc = subprocess.Popen(cmd)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt as interrupt:
+        # Ctrl+C reached mpiexec too, which hands it to every rank (rank 0 prints the one
+        # line); SIGTERM (executors.Terminated) reached only us: pass it on. Then wait for the
+        # ranks to stop; a second interrupt, or a minute, kills mpiexec.
+        if getattr(interrupt, "signum", None) is not None:
+            proc.terminate()
+        try:
+            return proc.wait(timeout=60)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            proc.kill()
+            proc.wait()
+            raise interrupt from None
