@@ -14,7 +14,9 @@ mpi4py starts MPI.
   raises. Either way no rank is left waiting for one that failed.
 * :func:`fail`: how a process under MPI ends on an exception: the message is printed once per
   job, and a failure that other ranks may be waiting on ends the whole job
-  (``MPI_Abort``). :func:`install_excepthook` applies it to uncaught exceptions of a script.
+  (``MPI_Abort``). :func:`install_excepthook` applies it to uncaught exceptions of a script;
+  livn's collectives, its MPI executor and :class:`~livn.distributed.DistributedEnv` install
+  it, so a script that uses them under ``mpiexec`` does not hang when one rank fails.
 
 An exception that every rank raises (from :func:`root_then_bcast` or :func:`collective`) is
 marked (:func:`raised_on_every_rank`): rank 0 reports it and every rank simply exits.
@@ -182,6 +184,7 @@ def root_then_bcast(fn: Callable[[], T], comm: Any | None = None) -> T:
     c = comm if comm is not None else _world()
     if c.Get_size() == 1:
         return fn()
+    install_excepthook()
     error: BaseException | None = None
     data = None
     if c.Get_rank() == 0:
@@ -221,6 +224,7 @@ def collective(fn: Callable[[], T], comm: Any | None = None) -> T:
     c = comm if comm is not None else _world()
     if c.Get_size() == 1:
         return fn()
+    install_excepthook()
     error: BaseException | None = None
     result: Any = None
     try:

@@ -233,19 +233,28 @@ class _Proc:
         # (a Ctrl+C meanwhile is delivered then, not lost).
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "livn.workflows.executors"],
-                stdin=subprocess.PIPE,
-                pass_fds=(write_fd,),
-                env=env,
-                text=True,
-            )
-        finally:
+            try:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", "livn.workflows.executors"],
+                    stdin=subprocess.PIPE,
+                    pass_fds=(write_fd,),
+                    env=env,
+                    text=True,
+                )
+            finally:
+                os.close(write_fd)
+        except BaseException:
+            os.close(read_fd)
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
-            os.close(write_fd)
+            raise
         self.out = os.fdopen(read_fd, "r")
         self.unit: Unit | None = None
-        self.send({"worker": worker, "context": context})
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a Ctrl+C meanwhile is raised here
+            self.send({"worker": worker, "context": context})
+        except BaseException:  # no worker outlives an interrupted start
+            self.kill()
+            raise
 
     def send(self, message: Any) -> None:
         assert self.proc.stdin is not None
@@ -361,7 +370,10 @@ def _worker_main() -> int:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _die_with_parent()
     out = os.fdopen(int(os.environ["LIVN_EXECUTOR_FD"]), "w")
-    hello = json.loads(sys.stdin.readline())
+    first = sys.stdin.readline()
+    if not first:  # the controller stopped before sending anything
+        return 0
+    hello = json.loads(first)
     fn = _load(hello["worker"])
     context = hello["context"]
     for line in sys.stdin:
@@ -400,6 +412,7 @@ def _run_mpi(units, worker, context, nprocs_per_worker, progress, start) -> Repo
             )
         )
     leaders = [1 + k * nprocs_per_worker for k in range(n_workers)]
+    mpi.install_excepthook()  # a rank that dies outside a unit ends the job (see livn.mpi)
     if rank == 0:
         report = _mpi_controller(comm, MPI, units, leaders, progress, start)
     elif rank in leaders:
