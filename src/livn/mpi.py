@@ -186,8 +186,9 @@ def root_then_bcast(fn: Callable[[], T], comm: Any | None = None) -> T:
         return fn()
     install_excepthook()
     error: BaseException | None = None
-    data = None
-    if c.Get_rank() == 0:
+    data = result = None
+    root = c.Get_rank() == 0
+    if root:
         try:
             result = fn()
             try:
@@ -201,7 +202,7 @@ def root_then_bcast(fn: Callable[[], T], comm: Any | None = None) -> T:
     barrier(c)
     ok, value = pickle.loads(c.bcast(data, root=0))
     if ok:
-        return value
+        return result if root else value  # rank 0 keeps its own object
     if error is not None:
         raise on_every_rank(error)
     raise on_every_rank(value)
