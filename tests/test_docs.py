@@ -59,7 +59,8 @@ spaces or ``;``). The annotation says what differs from running the block as wri
   ``NAME``'s last component followed by ``inspect.signature(NAME)`` without type annotations.
   Not run.
 
-An annotation that is not right above a fence fails ``test_annotations_are_valid``.
+An annotation (a line starting with ``<!-- test:``) that is not right above a fence, an unknown
+directive, or a replacement whose ``OLD`` does not occur fails ``test_annotations_are_valid``.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ class Block:
 
     @property
     def name(self) -> str:
-        return f"{self.path.relative_to(ROOT)}:{self.line}"
+        path = self.path.relative_to(ROOT) if self.path.is_relative_to(ROOT) else self.path.name
+        return f"{path}:{self.line}"
 
     def has(self, word: str) -> bool:
         return any(d[0] == word for d in self.directives)
@@ -195,8 +197,10 @@ def parse(path: Path) -> tuple[list[Block], list[str]]:
         blocks.append(block)
         i = end + 1
     for n, line in enumerate(lines):
-        if "<!-- test:" in line and n not in used:
-            problems.append(f"{path.name}:{n + 1}: a test annotation that is not right above a fence")
+        if line.lstrip().startswith("<!-- test:") and n not in used:
+            problems.append(
+                f"{path.name}:{n + 1}: a test annotation that is not right above a fence"
+            )
     return blocks, problems
 
 
@@ -304,12 +308,47 @@ def test_the_docs_have_blocks_to_run():
     assert len(_groups()) >= 10
 
 
+def test_the_annotation_parser(tmp_path):
+    md = tmp_path / "doc.md"
+    md.write_text(
+        "# t\n"
+        "<!-- test: samples=1000 -> samples=2; '\"-n\": 32' -> '\"-n\": 3';\n"
+        "     fake sbatch; note why it is smaller -->\n"
+        "```sh\nlivn x samples=1000 '{\"-n\": 32}'\n```\n"
+        "- item\n\n"
+        "  <!-- test: continues; fails \"no such file\" -->\n"
+        "  ```console\n  $ ls missing \\\n    --all\n  ls: output\n  ```\n"
+        "<!-- test: skip this -->\n"
+        "```\nbare\n```\n"
+        "<!-- test: continues -->\n\n"
+        "```python\nx = 1\n```\n"
+    )  # fmt: skip
+    blocks, problems = parse(md)
+    sh, console, bare, py = blocks
+    assert sh.lang == "sh" and sh.line == 4 and sh.error is None
+    assert sh.directives == [["samples=1000", "->", "samples=2"], ['"-n": 32', "->", '"-n": 3'],
+                             ["fake", "sbatch"], ["note", "why", "it", "is", "smaller"]]  # fmt: skip
+    assert _substitute(sh) == "livn x samples=2 '{\"-n\": 3}'\n"
+    assert console.lang == "console" and console.values("fails") == [["no such file"]]
+    assert _console_commands(console.code) == "ls missing \\\n  --all\n"
+    assert bare.lang == "" and "unknown or malformed directive 'skip this'" in bare.error
+    assert py.directives == [] and problems == ["doc.md:19: a test annotation that is not right "
+                                                "above a fence"]  # fmt: skip
+
+
+def test_a_hanging_block_fails_at_its_timeout(tmp_path):
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(pytest.fail.Exception, match="timed out after 1 s"):
+        _run(["bash", "-c", "sleep 60 & sleep 60"], tmp_path, dict(os.environ), timeout=1)
+    assert time.monotonic() - start < 10
+
+
 # --------------------------------------------------------------------------- checked, not run
 
 
-@pytest.mark.parametrize(
-    "block", [pytest.param(b, id=b.name) for b in BLOCKS if b.lang in PARSE]
-)
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.name) for b in BLOCKS if b.lang in PARSE])
 def test_data_block_parses(block):
     if block.lang == "json":
         json.loads(block.code)
