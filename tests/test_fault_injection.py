@@ -38,7 +38,7 @@ if not Path("/proc/self/stat").exists():  # pragma: no cover - the kill bookkeep
 SEED = 1234
 LIVN = [sys.executable, "-m", "livn"]
 #: Seconds every atomic write of an interrupted run sleeps before its rename.
-WRITE_DELAY = 0.3
+WRITE_DELAY = 0.25
 #: Limit for any one subprocess (s); a run that makes no progress fails the test.
 TIMEOUT = 300
 
@@ -215,7 +215,7 @@ def _kills(default: int, slow: int) -> list:
 
 
 # ---------------------------------------------------------------------- sampling
-SAMPLE = ["system=EI1", "duration=20", "samples=4", "seed=3"]
+SAMPLE = ["system=EI1", "duration=20", "samples=3", "seed=3"]
 
 
 def _sample_cmd(out: Path) -> list[str]:
@@ -228,7 +228,7 @@ def sampled(tmp_path_factory, hooks) -> Path:
     """The sampling job run once, uninterrupted, through the CLI."""
     out = tmp_path_factory.mktemp("reference") / "job"
     _run(_sample_cmd(out), _env(hooks, slow=False))
-    assert shards.shard_indices(out / "samples") == [0, 1, 2, 3]
+    assert shards.shard_indices(out / "samples") == [0, 1, 2]
     return out
 
 
@@ -237,7 +237,7 @@ def test_sampling_killed_at_random_points_resumes_identically(tmp_path, hooks, s
     out = tmp_path / "job"
     rng = random.Random(f"{SEED}:sampling")
     patterns = [".config.json.*.tmp", "samples/.sample_*.tmp", "samples/sample_000000.npz",
-                "samples/sample_000002.npz"]  # fmt: skip
+                "samples/sample_000001.npz"]  # fmt: skip
     inject = Injector("sampling", out, _env(hooks, slow=True), tmp_path / "log.txt")
     for point in _draw(rng, n_kills, (0.5, 6.0), patterns):
         inject.run(_sample_cmd(out), point)
@@ -289,7 +289,7 @@ BATCH = {
     "metadata": {"batch_name": "faults"},
     "base_config": {"system": "EI1", "duration": 20.0, "seed": 3},
     "batch": {"save_format": "pytorch", "stimuli": [
-        {"type": "pulse", "parameters": {"channels": [[0, 1]], "amplitude": [30.0, 50.0, 70.0],
+        {"type": "pulse", "parameters": {"channels": [[0, 1]], "amplitude": [30.0, 70.0],
                                          "onset_ms": 5.0}}]},
 }  # fmt: skip
 
@@ -336,7 +336,7 @@ def test_sweep_killed_at_random_points_resumes_identically(tmp_path, hooks, n_ki
     _same_shards(reference / "responses", out / "responses", "stim")
     _same_bytes(reference, out, ["stimulus_index.json"])
     a, b = _results(reference), _results(out)
-    assert len(a) == len(b) == 3
+    assert len(a) == len(b) == 2
     for x, y in zip(a, b, strict=True):
         assert x["stimulus_config"] == y["stimulus_config"]
         for k in ("spikes", "spike_ids", "spike_times"):
