@@ -12,7 +12,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from livn.workflows.executors import resolve_executor
     from livn.workflows.sweeps import Batch
 
-    batch = Batch.from_yaml(args.config, device=args.device, output=args.output)
+    batch = Batch.from_yaml(args.config, device=args.device, output=args.output,
+                            allow_large=True if args.allow_large else None)  # fmt: skip
     if args.dry_run:
         batch.dry_run(processes=args.processes)
         return 0
@@ -23,7 +24,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
         controller = mpi.rank() == 0
     progress = None
-    label = {s.key: s.stimulus_id for s in batch.stimuli}  # seed 003: "Executing <stimulus_id>"
+    labels: dict[str, str] = {}
+
+    def label(uid: str) -> str:
+        # seed 003: "Executing <stimulus_id>"; built on first use, after the batch's bounds
+        # were checked (a batch is not enumerated before that)
+        if not labels:
+            labels.update({s.key: s.stimulus_id for s in batch.stimuli})
+        return labels[uid]
+
     if controller:
         from livn.workflows.shards import shard_indices
         from livn.workflows.sweeps.run import RESPONSES_DIR
@@ -31,13 +40,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
         done = 0
         if args.resume:
             done = len(shard_indices(batch.output_dir / RESPONSES_DIR, "stim"))
-        progress = Progress(len(batch.stimuli) - done, unit="stimulus")
+        progress = Progress(batch.num_stimuli - done, unit="stimulus")
 
     def started(uid: str) -> None:
-        progress.start(label[uid])
+        progress.start(label(uid))
 
     def finished(i: int, n: int, uid: str, status: str) -> None:
-        progress.done(i, n, f"{uid} ({label[uid]})", status)
+        progress.done(i, n, f"{uid} ({label(uid)})", status)
 
     # what livn.cli.main prints on Ctrl+C or SIGTERM
     args.interrupted_hint = ("finished stimuli are kept — resume with: livn batch "
@@ -58,7 +67,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if report.failed:
         print("Failed stimuli:", file=sys.stderr)
         for uid, msg in report.failed.items():
-            print(f"  {uid} ({label[uid]}): {msg}", file=sys.stderr)
+            print(f"  {uid} ({label(uid)}): {msg}", file=sys.stderr)
         print(f"Retry them with: livn batch {args.config} --resume "
               f"{batch.output_dir / 'checkpoint.json'}", file=sys.stderr)  # fmt: skip
         return 1
@@ -79,6 +88,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="CHECKPOINT", help="<output_dir>/checkpoint.json to resume")
     p.add_argument("--device", choices=("cpu", "cuda"), help="override base_config.device")
     p.add_argument("--output", metavar="DIR", help="override batch.output_dir")
+    p.add_argument("--allow-large", action="store_true",
+                   help="skip the size bounds (stimuli, memory, disk; docs/limits.md)")  # fmt: skip
     p.add_argument("--executor", default="auto", choices=("auto", "local", "serial", "mpi"),
                    help="where stimuli run (default auto: MPI under mpiexec, else local)")  # fmt: skip
     p.add_argument("--processes", type=int, help="local worker processes (default all cores)")

@@ -411,7 +411,8 @@ class Sample:
         previous = int(old["samples"]) if old is not None else None
         target = c.samples if explicit or previous is None else previous
         what = f"sampling job {out.name!r} ({target:,} samples)"
-        limits.check_units(target, what, "Lower samples", c.allow_large)
+        limits.check_units(target, f"sampling job {out.name!r}", "samples", "Lower samples",
+                           c.allow_large)  # fmt: skip
         if c.seed + target - 1 > limits.MAX_SEED:
             raise ConfigError(
                 f"seed + samples - 1 = {c.seed + target - 1} exceeds the largest seed "
@@ -426,7 +427,7 @@ class Sample:
                                   "model")  # fmt: skip
         model = _construct(model_cls, "model", {})
         dt, record_dt = float(model.dt), float(model.record_dt)
-        n_steps = limits.steps(c.duration, dt, "duration")
+        n_steps = limits.steps(c.duration, dt, "duration", "Lower duration (ms per sample)")
         n_cells = int(system.num_neurons)
         rec = resolved["record"]
         memory = limits.run_bytes(n_cells, n_steps, dt, record_dt, "voltage" in rec,

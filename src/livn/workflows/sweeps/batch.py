@@ -16,10 +16,13 @@ finished stimulus, :mod:`livn.workflows.sweeps.run`), and, rebuilt at the end of
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
+import itertools
 import json
+import math
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,18 +33,34 @@ from livn.workflows import shards
 from livn.workflows.executors import Report, resolve_executor, run_units
 from livn.workflows.outputs import check_output_directory
 from livn.workflows.sweeps.config import BatchConfig, load_config
-from livn.workflows.sweeps.expand import StimulusSpec, expand
+from livn.workflows.sweeps.expand import StimulusSpec, count, expand, iter_stimuli
 from livn.workflows.sweeps.run import RESPONSES_DIR
 
 __all__ = ["Batch"]
 
 CHECKPOINT = "checkpoint.json"
-#: Rough cost model for the dry-run estimate: wall seconds per cell per simulated second on
-#: one CPU core, from docs/engine.md (RCSD EI2, 100 cells: 0.85 s per simulated s; COBA LIF,
-#: 4,000 cells: 0.32 s; Izhikevich assumed like LIF), and start-up (import, build, compile)
-#: per worker process (RCSD: 0.6 s setup + ~4.5 s compilation).
-SECONDS_PER_CELL_SECOND = {"RCSD": 0.0085, "LIF": 0.00008, "Izhikevich": 0.00008}
-STARTUP_S = 6.0
+#: How a user skips a batch's size bounds.
+OVERRIDE = "pass --allow-large (batch.allow_large: true)"
+#: Sweeps with at most this many parameter combinations have every combination checked.
+FULL_CHECK = 2000
+
+
+def _check_combinations(parameters: dict[str, list[Any]]) -> Iterator[tuple]:
+    """The parameter combinations :meth:`Batch.validate_stimuli` builds (see there)."""
+    names = list(parameters)
+    lists = [parameters[k] for k in names]
+    if math.prod(len(v) for v in lists) <= FULL_CHECK:
+        yield from itertools.product(*lists)
+        return
+    first = [v[0] for v in lists]
+    for i, values in enumerate(lists):  # each value, the others at their first value
+        for v in values:
+            yield (*first[:i], v, *first[i + 1 :])
+    ends = []
+    for values in lists:  # the corners of the numeric ranges
+        nums = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        ends.append(sorted({min(nums), max(nums)}) if nums else [values[0]])
+    yield from itertools.islice(itertools.product(*ends), FULL_CHECK)
 
 
 class Batch:
@@ -54,7 +73,7 @@ class Batch:
     """
 
     def __init__(self, config: BatchConfig | Mapping[str, Any], device: str | None = None,
-                 output: str | None = None) -> None:  # fmt: skip
+                 output: str | None = None, allow_large: bool | None = None) -> None:  # fmt: skip
         from livn._config import validate
 
         data = config.model_dump() if isinstance(config, BatchConfig) else dict(config)
@@ -63,14 +82,23 @@ class Batch:
             data.setdefault("base_config", {})["device"] = device
         if output is not None:
             data.setdefault("batch", {})["output_dir"] = output
+        if allow_large is not None:
+            data.setdefault("batch", {})["allow_large"] = allow_large
         self.config: BatchConfig = validate(BatchConfig, data, "batch config")
-        self.stimuli: list[StimulusSpec] = expand(self.config)
+        #: Number of stimuli, counted without enumerating them.
+        self.num_stimuli: int = count(self.config)
 
     @classmethod
-    def from_yaml(cls, path: str | Path, device: str | None = None,
-                  output: str | None = None) -> Batch:  # fmt: skip
+    def from_yaml(cls, path: str | Path, device: str | None = None, output: str | None = None,
+                  allow_large: bool | None = None) -> Batch:  # fmt: skip
         """Load and validate a batch YAML file."""
-        return cls(load_config(path), device=device, output=output)
+        return cls(load_config(path), device=device, output=output, allow_large=allow_large)
+
+    @functools.cached_property
+    def stimuli(self) -> list[StimulusSpec]:
+        """Every stimulus, in order (enumerated on first use; :attr:`num_stimuli` counts them
+        without enumerating, :meth:`plan` checks the bounds first)."""
+        return expand(self.config)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -81,6 +109,7 @@ class Batch:
         """SHA-256 of everything that determines the results (not the output location)."""
         data = self.config.model_dump(mode="json")
         data["batch"].pop("output_dir")
+        data["batch"].pop("allow_large")
         data["base_config"].pop("device")
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -93,71 +122,149 @@ class Batch:
         from livn.io import MEA
         from livn.system import make
 
-        system = make(self._system())
+        system = make(self._system()).check()
         mea = MEA.from_directory(system.uri) if system.has_mea else MEA()
         return mea, int(system.num_neurons)
 
-    def validate_stimuli(self, mea: Any) -> None:
-        """Check the model and build every stimulus's electrode currents once, so that bad
-        parameters raise ConfigError before anything runs or is written."""
+    def _model(self) -> Any:
+        """The model instance ``base_config.model`` names (default RCSD)."""
         from livn.workflows.sample import MODELS, resolve_class
-        from livn.workflows.sweeps.patterns import get_pattern
 
         model = self.config.base_config.model
-        if model is not None:
-            try:
-                resolve_class(MODELS.get(model, model), "model")
-            except ConfigError as e:
-                raise ConfigError(f"base_config.model: {e}") from None
+        try:
+            cls = resolve_class(MODELS.get(model, model) if model else MODELS["RCSD"], "model")
+            return cls()
+        except ConfigError as e:
+            raise ConfigError(f"base_config.model: {e}") from None
 
+    def validate_stimuli(self, mea: Any) -> None:
+        """Check the model and each sweep's parameters, so that bad parameters raise
+        ConfigError before anything runs or is written.
+
+        Every value of every parameter is resolved against its pattern. The electrode
+        currents are built for every combination when a sweep has at most
+        :data:`FULL_CHECK` of them; above that, for each value (the other parameters at their
+        first value) and for every corner of the numeric ranges (smallest/largest value of
+        each parameter), so the check stays fast for sweeps of any size. Repetitions share
+        their parameters and are not re-checked.
+        """
+        from livn.workflows.sweeps.patterns import get_pattern
+
+        self._model()
         duration = self.config.base_config.duration
-        for s in self.stimuli:
-            try:
-                get_pattern(s.type).channel_inputs(mea, duration, s.params)
-            except ConfigError as e:
-                raise ConfigError(f"{s.key} ({s.stimulus_id}): {e}") from None
+        for k, sweep in enumerate(self.config.batch.stimuli):
+            pattern = get_pattern(sweep.type)
+            names = list(sweep.parameters)
+            for combo in _check_combinations(sweep.parameters):
+                swept = dict(zip(names, combo, strict=True))
+                try:
+                    pattern.check(mea, duration, swept)
+                except ConfigError as e:
+                    raise ConfigError(
+                        f"batch.stimuli[{k}] ({sweep.type}) with {json.dumps(swept)}: {e}"
+                    ) from None
 
-    # ------------------------------------------------------------------ dry run
+    # ------------------------------------------------------------------ plan / dry run
+    def plan(self, processes: int | None = None) -> dict[str, Any]:
+        """Validate the whole batch and estimate its cost; writes nothing, enumerates nothing.
+
+        Checks the system (every file read), the model, each sweep's parameters
+        (:meth:`validate_stimuli`), the duration against the model's step, and the bounds of
+        :mod:`livn.limits`: stimuli per batch, memory of one stimulus (and, for
+        ``save_format: pytorch``, of the whole results file, which is built in memory), and
+        disk. ``batch.allow_large`` skips the overridable bounds.
+
+        Returns:
+            ``{"num_stimuli", "num_cells", "model", "estimated_seconds", "estimated_bytes",
+            "memory_per_stimulus", "workers", "output_dir"}``.
+        """
+        from livn import limits
+        from livn.workflows import estimates
+
+        base, b = self.config.base_config, self.config.batch
+        big = b.allow_large
+        n = self.num_stimuli
+        what = f"batch '{self.config.metadata.batch_name}'"
+        ov = OVERRIDE
+        limits.check_units(n, what, "stimuli", "Sweep fewer values or repetitions", big, ov)
+        mea, n_cells = self._mea_and_cells()
+        self._checked = (mea, n_cells)
+        model = self._model()
+        dt, record_dt = float(model.dt), float(model.record_dt)
+        n_steps = limits.steps(base.duration, dt, "base_config.duration",
+                               "Lower base_config.duration")  # fmt: skip
+        self.validate_stimuli(mea)
+        si = b.save_intermediates
+        stim_dt = min((float(v) for sw in b.stimuli for v in sw.parameters.get("dt", [0.05])),
+                      default=0.05)  # fmt: skip
+        stim_bytes = (base.duration / stim_dt) * mea.num_channels * 4.0
+        dense = max(1, math.ceil(base.duration)) * n_cells if b.save_format != "dataset" else 0
+        memory = limits.run_bytes(n_cells, n_steps, dt, record_dt, si, si) + 2 * stim_bytes + dense
+        limits.check_memory(
+            memory, f"one {base.duration:g} ms stimulus of {n_cells:,} cells"
+            f"{' with intermediates' if si else ''}",
+            "Shorten base_config.duration" + (" or drop save_intermediates" if si else ""), big, ov,
+        )  # fmt: skip
+        record = estimates.recording_bytes(n_cells, base.duration, record_dt, 2 if si else 0)
+        record += stim_bytes if si else 0.0
+        if b.save_format == "pytorch":  # results.pt is assembled in memory
+            limits.check_memory(
+                n * (record + dense), f"results.pt of {what} ({n:,} stimuli)",
+                "Use save_format: hdf5 or dataset (written stimulus by stimulus), or sweep "
+                "fewer stimuli", big, ov,
+            )  # fmt: skip
+        disk = n * (2 * record + dense)  # shards + the final file
+        limits.check_disk(disk, self.output_dir, what, "Sweep fewer stimuli or shorten duration",
+                          big, ov)  # fmt: skip
+        workers = estimates.worker_count(n, processes)
+        per = estimates.run_seconds(getattr(model, "name", None), n_cells, base.duration)
+        return {"num_stimuli": n, "num_cells": n_cells, "num_channels": int(mea.num_channels),
+                "model": getattr(model, "name", type(model).__name__),
+                "estimated_seconds": estimates.STARTUP_S + n * per / workers,
+                "seconds_per_stimulus": per, "estimated_bytes": disk,
+                "memory_per_stimulus": memory, "workers": workers,
+                "output_dir": str(self.output_dir)}  # fmt: skip
+
     def dry_run(self, stream: IO[str] | None = None, processes: int | None = None) -> dict:
-        """Print what :meth:`run` would do and an estimate of time and disk; write nothing."""
-        import os
+        """Print what :meth:`run` would do and an estimate of time and disk; write nothing.
+
+        The count and the estimates are arithmetic: a sweep of 10⁹ stimuli answers at once.
+        A batch above a bound is reported (the estimate, the limit and the override) instead
+        of the estimates.
+        """
+        import itertools
+
+        from livn import limits
+        from livn.errors import SizeLimitError
+        from livn.workflows import estimates
 
         stream = stream or sys.stdout
-        mea, n_cells = self._mea_and_cells()
-        self.validate_stimuli(mea)
         base, b = self.config.base_config, self.config.batch
-        n = len(self.stimuli)
-        sim_s = base.duration / 1000.0
-        model = base.model or "RCSD"
-        per = SECONDS_PER_CELL_SECOND.get(model, SECONDS_PER_CELL_SECOND["RCSD"]) * n_cells * sim_s
-        workers = max(1, min(n, processes or len(os.sched_getaffinity(0))))
-        est_s = STARTUP_S + n * per / workers
-        spikes = n_cells * 5.0 * sim_s * 12  # ~5 Hz per cell, 12 bytes per spike
-        dense = n_cells * max(1, int(base.duration)) if b.save_format != "dataset" else 0
-        inter = 0
-        if b.save_intermediates:
-            rows = base.duration / 0.1
-            inter = 2 * n_cells * rows * 4 + (base.duration / 0.05) * mea.num_channels * 4
-        per_bytes = spikes + inter
-        disk = n * (2 * per_bytes + dense)  # shards + final file
         p = lambda *a: print(*a, file=stream)  # noqa: E731
         p(f"Dry run of batch '{self.config.metadata.batch_name}' (nothing is written)")
-        p(f"Total stimuli: {n}")
-        for sweep in self.config.batch.stimuli:
+        p(f"Total stimuli: {self.num_stimuli:,}")
+        for sweep in b.stimuli:
             sizes = " × ".join(f"{len(v)} {k}" for k, v in sweep.parameters.items()) or "1"
             p(f"  {sweep.type}: {sizes} × {sweep.repetitions} repetitions")
         p("Example stimuli:")
-        for s in self.stimuli[:3]:
+        for s in itertools.islice(iter_stimuli(self.config), 3):
             p(f"  {s.key} {s.stimulus_id}: {json.dumps(s.swept)} rep={s.rep} seed={s.seed}")
         p(f"Output directory: {self.output_dir} ({b.save_format})")
-        p(f"System: {base.system} ({n_cells} cells, {mea.num_channels} electrodes), model "
-          f"{model}, {base.duration:g} ms per stimulus, device {base.device}")  # fmt: skip
-        p(f"Estimated run time: ~{_human_time(est_s)} on {workers} worker process(es) "
-          f"(~{per:.1f} s per stimulus, {STARTUP_S:.0f} s start-up)")  # fmt: skip
-        p(f"Estimated disk use: ~{_human_bytes(disk)} (~5 Hz per cell"
+        try:
+            plan = self.plan(processes)
+        except SizeLimitError as e:
+            p(f"Would be refused at launch: {e}")
+            return {"num_stimuli": self.num_stimuli, "refused": str(e),
+                    "output_dir": str(self.output_dir)}  # fmt: skip
+        p(f"System: {base.system} ({plan['num_cells']:,} cells, {plan['num_channels']} "
+          f"electrodes), model {plan['model']}, {base.duration:g} ms per stimulus, device "
+          f"{base.device}")  # fmt: skip
+        p(f"Estimated run time: ~{estimates.human_time(plan['estimated_seconds'])} on "
+          f"{plan['workers']} worker process(es) (~{plan['seconds_per_stimulus']:.1f} s per "
+          f"stimulus, {estimates.STARTUP_S:.0f} s start-up)")  # fmt: skip
+        p(f"Estimated disk use: ~{limits.human_bytes(plan['estimated_bytes'])} (~5 Hz per cell"
           f"{', voltages and currents every 0.1 ms' if b.save_intermediates else ''})")  # fmt: skip
-        return {"num_stimuli": n, "estimated_seconds": est_s, "estimated_bytes": disk,
-                "output_dir": str(self.output_dir)}  # fmt: skip
+        return plan
 
     # ------------------------------------------------------------------ run
     def run(
@@ -220,8 +327,8 @@ class Batch:
     def _prepare(self, resume: str | Path | None):
         from livn.workflows.sweeps.run import _device
 
-        mea, n_cells = self._mea_and_cells()
-        self.validate_stimuli(mea)
+        self.plan()
+        mea, n_cells = self._checked
         if self.config.base_config.device == "cuda":
             with _device("cuda"):
                 pass
@@ -302,19 +409,3 @@ class Batch:
 
 def _now() -> str:
     return datetime.datetime.now().isoformat(timespec="seconds")
-
-
-def _human_time(s: float) -> str:
-    if s < 120:
-        return f"{s:.0f} s"
-    if s < 7200:
-        return f"{s / 60:.0f} min"
-    return f"{s / 3600:.1f} h"
-
-
-def _human_bytes(b: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if b < 1024:
-            return f"{b:.0f} {unit}"
-        b /= 1024
-    return f"{b:.1f} TB"

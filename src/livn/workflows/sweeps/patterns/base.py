@@ -26,6 +26,9 @@ __all__ = ["MAX_AMPLITUDE_UA", "TIMING", "Pattern", "electrode_positions_mm", "p
 #: Largest electrode current a pattern may ask for, µA (safety bound for typos like 4000).
 MAX_AMPLITUDE_UA = 1000.0
 
+#: Most pulse onsets :meth:`Pattern.check` evaluates (spread evenly over the run).
+CHECK_ONSETS = 10_000
+
 #: Timing parameters every spatial pattern accepts, with defaults (ms).
 TIMING: dict[str, float] = {"pulse_ms": 0.2, "period_ms": 50.0, "onset_ms": 10.0, "dt": 0.05}
 
@@ -140,20 +143,47 @@ class Pattern:
         """``[K, C]`` signed amplitudes (µA) per pulse onset and electrode position ``xy`` (mm)."""
         raise NotImplementedError
 
-    def channel_inputs(self, mea: Any, duration: float, params: Mapping[str, Any]) -> np.ndarray:
-        """``[T, n_channels]`` electrode currents (µA, rows of ``params['dt']`` ms)."""
+    def check(self, mea: Any, duration: float, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate ``params`` for a run of ``duration`` ms without building the currents.
+
+        Resolves the parameters, checks that a pulse fits and that the peak current stays
+        within :data:`MAX_AMPLITUDE_UA` (at up to :data:`CHECK_ONSETS` pulse onsets spread
+        over the run), so even a very long run is checked in little memory.
+
+        Returns:
+            The resolved parameters.
+        """
+        p, onsets = self._onsets(duration, params)
+        if len(onsets) > CHECK_ONSETS:
+            onsets = onsets[np.unique(np.linspace(0, len(onsets) - 1, CHECK_ONSETS).astype(int))]
+        self._checked_amplitudes(mea, onsets, duration, p)
+        return p
+
+    def _onsets(self, duration: float, params: Mapping[str, Any]) -> tuple[dict, np.ndarray]:
         p = self.resolve(params)
-        xy = electrode_positions_mm(mea)
-        timing = (p["pulse_ms"], p["period_ms"], p["onset_ms"], p["dt"])
         try:
-            onsets = pulse_onsets_ms(duration, *timing)
+            onsets = pulse_onsets_ms(duration, p["pulse_ms"], p["period_ms"], p["onset_ms"],
+                                     p["dt"])  # fmt: skip
         except ConfigError as e:
             raise ConfigError(f"{self.name}: {e}") from None
+        return p, onsets
+
+    def _checked_amplitudes(self, mea: Any, onsets: np.ndarray, duration: float,
+                            p: dict[str, Any]) -> np.ndarray:  # fmt: skip
+        xy = electrode_positions_mm(mea)
         amps = np.asarray(self.amplitudes(xy, onsets, duration, p), dtype=np.float64)
+        if not np.all(np.isfinite(amps)):
+            raise ConfigError(f"{self.name}: the parameters give non-finite electrode currents.")
         peak = float(np.abs(amps).max()) if amps.size else 0.0
         if peak > MAX_AMPLITUDE_UA:
             raise ConfigError(
                 f"{self.name}: peak electrode current {peak:g} µA exceeds the {MAX_AMPLITUDE_UA:g} "
                 "µA safety bound; lower the amplitude."
             )
-        return pulse_train(amps, duration, *timing)
+        return amps
+
+    def channel_inputs(self, mea: Any, duration: float, params: Mapping[str, Any]) -> np.ndarray:
+        """``[T, n_channels]`` electrode currents (µA, rows of ``params['dt']`` ms)."""
+        p, onsets = self._onsets(duration, params)
+        amps = self._checked_amplitudes(mea, onsets, duration, p)
+        return pulse_train(amps, duration, p["pulse_ms"], p["period_ms"], p["onset_ms"], p["dt"])
