@@ -71,7 +71,7 @@ def format_errors(model: type[BaseModel], error: ValidationError, what: str) -> 
     lines = []
     for err in error.errors():
         loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
-        key = ".".join(str(p) for p in loc) or "<config>"
+        key = ".".join(str(p) for p in loc) if loc else "<config>"  # an empty key shows as ''
         if err["type"] == "extra_forbidden":
             valid = _valid_keys(model, loc)
             lines.append(

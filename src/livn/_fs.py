@@ -56,12 +56,36 @@ def join(location: str, name: str) -> str:
     return f"{location.rstrip('/')}/{name}" if is_url(location) else os.path.join(location, name)
 
 
+def url_fs(location: str) -> tuple[Any, str]:
+    """``(file system, path)`` of an fsspec URL.
+
+    Raises:
+        MissingDependencyError: The URL's protocol needs a package that is not installed
+            (``s3://`` needs s3fs, ``http://`` needs aiohttp, …).
+        ConfigError: An unknown protocol, or a URL its file system cannot open.
+    """
+    import fsspec
+
+    from livn.errors import ConfigError, MissingDependencyError
+
+    try:
+        return fsspec.core.url_to_fs(location)
+    except ImportError as e:
+        raise MissingDependencyError(
+            f"{location}: this URL needs a package that is not installed ({e}). Install it, or "
+            "give a local path."
+        ) from None
+    except (ValueError, OSError) as e:
+        raise ConfigError(
+            f"{location}: cannot open this URL ({type(e).__name__}: {e}). Give a local path or "
+            "the URL of a supported file system (file://, memory://, s3:// with s3fs, …)."
+        ) from None
+
+
 def exists(location: str) -> bool:
     """True if the file or directory exists."""
     if is_url(location):
-        import fsspec
-
-        fs, path = fsspec.core.url_to_fs(location)
+        fs, path = url_fs(location)
         return fs.exists(path)
     return os.path.exists(location)
 
@@ -69,9 +93,7 @@ def exists(location: str) -> bool:
 def isdir(location: str) -> bool:
     """True if the location is a directory."""
     if is_url(location):
-        import fsspec
-
-        fs, path = fsspec.core.url_to_fs(location)
+        fs, path = url_fs(location)
         return fs.isdir(path)
     return os.path.isdir(location)
 
@@ -80,9 +102,8 @@ def isdir(location: str) -> bool:
 def open_binary(location: str):
     """Open a file for binary reading (local or fsspec URL)."""
     if is_url(location):
-        import fsspec
-
-        with fsspec.open(location, "rb") as f:
+        fs, path = url_fs(location)
+        with fs.open(path, "rb") as f:
             yield f
     else:
         with open(location, "rb") as f:
@@ -132,6 +153,20 @@ def _new_temp(path: Path) -> tuple[int, str]:
         os.close(fd)  # pragma: no cover - needs a cleaner within microseconds of mkstemp
 
 
+def make_dirs(directory: str | os.PathLike) -> None:
+    """``mkdir -p directory``; a directory that cannot be created (``/proc/x``, a path through
+    a file, no permission) is a :class:`~livn.errors.ConfigError` naming it."""
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        from livn.errors import ConfigError
+
+        raise ConfigError(
+            f"cannot create the directory {directory}: {e.strerror or e}. Choose another output "
+            "directory."
+        ) from None
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> IO[Any]:
     """Write a local file atomically: a temporary file in the same directory, then rename.
@@ -141,7 +176,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> IO[Any]:
     until it has been renamed, so :func:`clean_temp` leaves it alone meanwhile.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     fd, tmp = _new_temp(path)
     umask = os.umask(0)
     os.umask(umask)

@@ -196,7 +196,8 @@ def steps(duration: float, dt: float, name: str = "duration", fix: str | None = 
         name: The field's name for the message.
         fix: What to do about a too-long duration (default: split it into several runs).
     """
-    n = round(duration / dt)
+    ratio = duration / dt
+    n = round(ratio) if math.isfinite(ratio) else MAX_STEPS + 1  # 1e308 / 0.025 overflows
     if n < 1:
         raise ConfigError(
             f"{name} {duration!r} ms is shorter than one integration step (dt = {dt:g} ms); "
@@ -204,8 +205,9 @@ def steps(duration: float, dt: float, name: str = "duration", fix: str | None = 
         )
     if n > MAX_STEPS:
         fix = fix or "Split it into several runs (the Env keeps its state between runs)"
+        steps_text = f"{n:,}" if math.isfinite(ratio) else "more than 10³⁰⁸"
         raise ConfigError(
-            f"{name} {duration:g} ms is {n:,} integration steps of {dt:g} ms; one run is at most "
+            f"{name} {duration:g} ms is {steps_text} integration steps of {dt:g} ms; one run is at most "
             f"{MAX_STEPS:,} steps ({MAX_STEPS * dt / 3.6e6:.1f} h simulated). {fix}."
         )
     return n

@@ -8,7 +8,9 @@ A job's output directory is refused, with nothing written, when
   systems, or livn's installed package;
 * it is an existing file, or an existing non-empty directory that holds no livn job
   (``marker`` is the file a job of this kind keeps there, e.g. ``config.json``): livn never
-  writes beside files it did not make.
+  writes beside files it did not make;
+* it cannot be created: a path component is a file, a name is too long for the file system,
+  or the nearest existing directory is not writable.
 
 A directory whose only content is livn's own temporary files (``.config.json.<random>.tmp``,
 left by a job killed while writing its first marker; see :func:`livn._fs.temp_target`) counts
@@ -64,6 +66,18 @@ def check_output_directory(
             left.
         temporaries: Further file names the job writes atomically before its marker exists.
     """
+    try:
+        return _check(path, marker, temporaries)
+    except ConfigError:
+        raise
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte, no permission, …
+        raise ConfigError(
+            f"output directory {os.fspath(path)!r} cannot be used: "
+            f"{getattr(e, 'strerror', None) or e}. Choose another path (e.g. ./my_dataset)."
+        ) from None
+
+
+def _check(path: str | os.PathLike, marker: str, temporaries: Collection[str]) -> Path:
     out = Path(os.path.expanduser(os.fspath(path))).resolve()
     root = os.environ.get(OUTPUT_ROOT_VAR)
     if root:
@@ -93,6 +107,17 @@ def check_output_directory(
             )
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output directory {out} exists and is a file; choose another path.")
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(
+            f"output directory {out} cannot be created: {existing} is a file, not a directory; "
+            "choose another path."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"output directory {out} cannot be created or written: no write permission on "
+            f"{existing}; choose another path."
+        )
     if out.is_dir() and not (out / marker).is_file():
         foreign = foreign_entries(out, marker, temporaries)
         if foreign:

@@ -383,7 +383,8 @@ class Sample:
         :mod:`livn.limits`; ``allow_large`` skips the overridable ones).
 
         Returns:
-            ``{"resolved": <config.json content>, "todo": [indices to run], "samples",
+            ``{"resolved": <config.json content>, "todo": indices to run (a lazy
+            :class:`~livn.workflows.shards.Pending`, equal to their list), "samples",
             "done", "num_cells", "model", "bytes_per_sample", "memory_per_sample",
             "estimated_bytes", "estimated_seconds", "workers"}``.
 
@@ -441,7 +442,8 @@ class Sample:
             traces = 0
         per_sample = estimates.recording_bytes(n_cells, c.duration, record_dt, traces)
         done = set(self.completed())
-        todo = [i for i in range(target) if i % c.task_count == c.task_index and i not in done]
+        # lazy: a job of any size (allow_large) is planned without enumerating its indices
+        todo = shards.Pending(target, c.task_count, c.task_index, done)
         disk = per_sample * len(todo)
         limits.check_disk(disk, out, f"{what}, {len(todo):,} to run,",
                           "Lower samples or duration, record less", c.allow_large)  # fmt: skip

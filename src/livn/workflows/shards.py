@@ -23,7 +23,7 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from livn.errors import ConfigError
 
 __all__ = [
     "FORMAT",
+    "Pending",
     "clean_partial",
     "is_shard_name",
     "read_meta",
@@ -105,6 +106,51 @@ def shard_indices(directory: str | os.PathLike, prefix: str = "sample") -> list[
             with contextlib.suppress(ValueError):
                 out.append(int(name[len(head) : -4]))
     return sorted(out)
+
+
+class Pending(Sequence):
+    """The unit indices ``start, start + step, …`` below ``total`` that are not ``done``, in
+    order: a lazy sequence, so a job of any size is planned (counted, estimated, refused)
+    without enumerating it. It compares equal to a list of the same indices.
+
+    Args:
+        total: Units in the job (indices ``0 … total − 1``).
+        step, start: Only indices ``i`` with ``i % step == start`` (one task of a job array).
+        done: Indices already finished.
+    """
+
+    def __init__(self, total: int, step: int = 1, start: int = 0, done: Iterable[int] = ()):
+        self._range = range(start, total, step)
+        self._done = sorted({int(i) for i in done if int(i) in self._range})
+
+    def __len__(self) -> int:
+        return len(self._range) - len(self._done)
+
+    def __iter__(self) -> Iterator[int]:
+        done = set(self._done)
+        return (i for i in self._range if i not in done)
+
+    def __getitem__(self, k):  # type: ignore[override]
+        if isinstance(k, slice):
+            return list(self)[k]
+        n = len(self)
+        if not -n <= k < n:
+            raise IndexError(k)
+        k %= n
+        for d in self._done:  # skip the done indices at or before the k-th position
+            if self._range.index(d) <= k:
+                k += 1
+        return self._range[k]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=False))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Pending({self._range!r}, {len(self._done)} done)"
 
 
 def iter_shards(directory: str | os.PathLike, prefix: str = "sample") -> Iterator[tuple[int, Path]]:

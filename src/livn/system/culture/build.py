@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from livn import _fs
 from livn.errors import ConfigError
 from livn.system import neuroh5
 from livn.system.culture.config import CultureConfig
@@ -209,8 +210,14 @@ def write_culture(
             f"output_directory {target} exists, is not empty and is not a livn system; refusing "
             "to write into it. Choose a new or empty directory."
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    _fs.make_dirs(target.parent)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as e:
+        raise ConfigError(
+            f"cannot write the system into {target.parent}: {e.strerror or e}. Choose another "
+            "output_directory."
+        ) from None
     try:
         build_culture(config, tmp, name)
         if target.exists():
