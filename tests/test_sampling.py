@@ -108,11 +108,14 @@ def test_mpi_gives_identical_samples(tmp_path, reference):
     assert mpiexec is not None, "mpiexec not found: install the test extra (it has the mpich wheel)"
     out = tmp_path / "mpi"
     cmd = [mpiexec, "-n", "3", *LIVN, "systems", "sample",
-           *_cli_args({**BASE, "output_directory": str(out)}), "--launch"]  # fmt: skip
+           *_cli_args({**BASE, "output_directory": str(out)}), "--launch", "--merge"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "3 written, 0 failed" in proc.stdout
     _assert_same(_shards(out), reference)
+    # only the controller merges (worker ranks used to merge the same directory at once)
+    assert proc.stdout.count("Merged 3 samples into") == 1, proc.stdout
+    assert (out / "README.md").is_file()
 
 
 def test_encoding_inputs_are_seeded_features(tmp_path):

@@ -14,10 +14,17 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     batch = Batch.from_yaml(args.config, device=args.device, output=args.output,
                             allow_large=True if args.allow_large else None)  # fmt: skip
-    if args.dry_run:
-        batch.dry_run(processes=args.processes)
-        return 0
     kind = resolve_executor(args.executor)
+    if args.dry_run:
+        workers = args.processes
+        if kind == "serial":
+            workers = 1
+        elif kind == "mpi":
+            from livn.workflows.executors import mpi_world_size
+
+            workers = max(1, mpi_world_size() - 1)
+        batch.dry_run(processes=workers)
+        return 0
     controller = True
     if kind == "mpi":
         from livn import mpi

@@ -88,6 +88,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
                 print(out)
         else:
             status = _launch(job)
+            if status is None:  # an MPI worker rank: the controller merges and publishes
+                return 0
     if args.merge and status == 0:
         acted = True
         path = job.merge(include_voltage=args.include_voltage)
@@ -104,7 +106,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return status
 
 
-def _launch(job) -> int:
+def _launch(job) -> int | None:
+    """Launch ``job``; the exit status on the controller, ``None`` on an MPI worker rank."""
     from livn.workflows.executors import mpi_world_size, resolve_executor
 
     kind = resolve_executor(job.config.executor)
@@ -134,7 +137,7 @@ def _launch(job) -> int:
         if progress is not None:
             progress.close()
     if not report.controller:
-        return 0
+        return None
     print(f"Done: {len(report.completed)} written, {len(report.failed)} failed; "
           f"{len(job.completed())}/{job.config.samples} samples in {out / 'samples'}")  # fmt: skip
     if report.failed:

@@ -46,7 +46,7 @@ from livn.workflows import shards
 from livn.workflows.executors import Report, resolve_executor, run_units
 from livn.workflows.outputs import check_output_directory
 
-__all__ = ["Sample", "SampleConfig", "resolve_class", "run_sample"]
+__all__ = ["Sample", "SampleConfig", "resolve_class", "resolve_system", "run_sample"]
 
 #: Seed spellings of the default encoding/decoding, and livn's short names.
 ALIASES: dict[str, str] = {
@@ -231,7 +231,7 @@ def resolve_class(path: str, kind: str) -> type:
     return obj
 
 
-def _resolve_system(system: str) -> str:
+def resolve_system(system: str) -> str:
     """A predefined name, or an existing path; the seed's ``./systems/graphs/EI2`` falls back to
     the predefined ``EI2`` when no such directory exists."""
     from livn.system.predefined import PREDEFINED
@@ -328,7 +328,7 @@ class Sample:
         ``*_kwargs`` fail here (naming the key), not in every sample.
         """
         c = self.config
-        system = _resolve_system(c.system)
+        system = resolve_system(c.system)
         model = None if c.model is None else MODELS.get(c.model, c.model)
         enc = ALIASES.get(c.encoding, c.encoding)
         dec = ALIASES.get(c.decoding, c.decoding)
@@ -447,6 +447,13 @@ class Sample:
         disk = per_sample * len(todo)
         limits.check_disk(disk, out, f"{what}, {len(todo):,} to run,",
                           "Lower samples or duration, record less", c.allow_large)  # fmt: skip
+        kind = resolve_executor(c.executor)
+        if kind == "serial":
+            processes = 1
+        elif kind == "mpi":
+            from livn.workflows.executors import mpi_world_size
+
+            processes = max(1, (mpi_world_size() - 1) // c.nprocs_per_worker)
         workers = estimates.worker_count(len(todo), processes or c.processes)
         seconds = (estimates.STARTUP_S if todo else 0.0) + len(todo) * estimates.run_seconds(
             getattr(model, "name", None), n_cells, c.duration

@@ -114,9 +114,9 @@ class Batch:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
     def _system(self):
-        from livn.workflows.sample import _resolve_system
+        from livn.workflows.sample import resolve_system
 
-        return _resolve_system(self.config.base_config.system)
+        return resolve_system(self.config.base_config.system)
 
     def _mea_and_cells(self):
         from livn.io import MEA
