@@ -183,9 +183,11 @@ def check_cli(code: int, out: str, err: str, *, surface: str, verdict: str,
     count(surface, True)
     assert code == 2, f"exit status {code} (expected 0, or 2 for bad input):\n{out}\n{err}"
     assert verdict != OK, f"a valid input was refused:\n{err}"
-    lines = [ln for ln in err.splitlines() if not ln.startswith("livn: warning:")]
-    assert lines and lines[0].startswith("livn: error:"), f"no 'livn: error:' first line:\n{err}"
-    assert err.count("livn: error:") == 1, f"more than one error message:\n{err}"
+    assert err.count("livn: error:") == 1, f"not exactly one 'livn: error:' message:\n{err}"
+    head = err[: err.index("livn: error:")].splitlines()
+    assert all(ln.startswith(("livn: warning:", "usage:", " ")) for ln in head), (
+        f"something other than warnings or the usage before 'livn: error:':\n{err}"
+    )
     names = list(suspects)
     assert mentions(err, names), (
         f"the error does not name the offending field or value (one of {names!r}):\n{err}"
@@ -300,8 +302,9 @@ def assert_only_added_under(before: Mapping[str, tuple], after: Mapping[str, tup
     changed = sorted(k for k in set(before) & set(after)
                      if before[k] != after[k] and before[k][0] != "dir")
     assert not removed and not changed, f"removed {removed[:5]}, modified {changed[:5]}"
-    stray = [k for k in set(after) - set(before)
-             if not (k == prefix or k.startswith(prefix.rstrip("/") + "/"))]
+    prefix = prefix.rstrip("/")
+    stray = [k for k in set(after) - set(before)  # the directory, its contents, its parents
+             if not (k == prefix or k.startswith(prefix + "/") or prefix.startswith(k + "/"))]
     assert not stray, f"files written outside the output directory {prefix}: {stray[:5]}"
 
 

@@ -50,6 +50,8 @@ def _cmd_generate_2d(args: argparse.Namespace) -> int:
 
     job = Generate2D(parse_kv(args.config))
     acted = False
+    if args.mea:  # bad MEA options are refused before the system is generated
+        job.check_mea(pitch=args.pitch, z=args.z, radius=args.radius)
     if args.launch:
         system = job.launch(overwrite=args.overwrite)
         print(
@@ -83,8 +85,17 @@ def _cmd_generate_2d(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors reported like every other bad input: the usage, then
+    one ``livn: error:`` line, exit status 2 (sub-commands inherit this class)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"livn: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="livn",
         description="livn: a testbed for learning to interact with simulated in vitro neural "
         "networks.",

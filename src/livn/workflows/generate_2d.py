@@ -51,8 +51,16 @@ class Generate2D:
         return os.path.abspath(os.path.expanduser(self.config.output_directory))
 
     def launch(self, overwrite: bool = False) -> System:
-        """Build the system (a no-op if the directory already holds this exact config)."""
-        return System(write_culture(self.config, self.output_directory, overwrite=overwrite))
+        """Build the system (a no-op if the directory already holds this exact config).
+
+        The output directory is checked first like every job's
+        (:func:`livn.workflows.outputs.check_location`: inside ``LIVN_OUTPUT_ROOT``, not in
+        livn's package or cache or inside another system, creatable).
+        """
+        from livn.workflows.outputs import check_location
+
+        out = check_location(self.output_directory, system=True)
+        return System(write_culture(self.config, out, overwrite=overwrite))
 
     @property
     def system(self) -> System:
@@ -97,6 +105,24 @@ class Generate2D:
                 )
         mea.save(system.uri)
         return mea
+
+    def check_mea(self, pitch: float = 1000.0, z: float = 0.0, radius: float | None = None):
+        """Check the arguments of :meth:`mea` before the system exists.
+
+        For the built-in areas the grid is fitted to the area's bounds from the configuration
+        (the same bounds :meth:`mea` reads from the generated system), so a pitch that gives
+        too many electrodes is refused too; for a custom area only the numbers are checked.
+
+        Raises:
+            ConfigError: Naming the bad argument.
+        """
+        from livn.io.mea import MEA
+        from livn.system.culture.placement import area_bounds, resolve_area
+
+        bounds = area_bounds(resolve_area(self.config.area)[0], self.config.area_kwargs)
+        if bounds is None:
+            bounds = ([0.0, 0.0], [0.0, 0.0])
+        return MEA.fitted(bounds[0], bounds[1], pitch=pitch, z=z, radius=radius)
 
     def plot(
         self,

@@ -26,7 +26,7 @@ from pathlib import Path
 from livn import _fs
 from livn.errors import ConfigError
 
-__all__ = ["OUTPUT_ROOT_VAR", "check_output_directory", "foreign_entries"]
+__all__ = ["OUTPUT_ROOT_VAR", "check_location", "check_output_directory", "foreign_entries"]
 
 #: Environment variable that confines job outputs to one directory tree.
 OUTPUT_ROOT_VAR = "LIVN_OUTPUT_ROOT"
@@ -66,8 +66,27 @@ def check_output_directory(
             left.
         temporaries: Further file names the job writes atomically before its marker exists.
     """
+    out = check_location(path)
     try:
-        return _check(path, marker, temporaries)
+        return _check_contents(out, marker, temporaries)
+    except OSError as e:  # e.g. the directory cannot be listed
+        raise ConfigError(
+            f"output directory {out} cannot be used: {e.strerror or e}. Choose another path."
+        ) from None
+
+
+def check_location(path: str | os.PathLike, system: bool = False) -> Path:
+    """The resolved ``path``, or :class:`ConfigError` if a job may not write there: outside
+    ``LIVN_OUTPUT_ROOT``, inside livn's package or cache or a system directory, or a path
+    that cannot be created (see the module docstring). Its contents are not checked.
+
+    Args:
+        path: The requested output directory.
+        system: ``path`` is where a system is generated: it may itself be a system
+            directory (it is regenerated), but not lie inside one.
+    """
+    try:
+        return _check_location(path, system)
     except ConfigError:
         raise
     except (OSError, ValueError) as e:  # a name too long, a NUL byte, no permission, …
@@ -77,8 +96,14 @@ def check_output_directory(
         ) from None
 
 
-def _check(path: str | os.PathLike, marker: str, temporaries: Collection[str]) -> Path:
-    out = Path(os.path.expanduser(os.fspath(path))).resolve()
+def _check_location(path: str | os.PathLike, system: bool) -> Path:
+    text = os.fspath(path)
+    if not text.strip():
+        raise ConfigError(
+            "output directory is empty; give a directory path, e.g. ./my_dataset (an empty "
+            "value would write into the current directory)."
+        )
+    out = Path(os.path.expanduser(text)).resolve()
     root = os.environ.get(OUTPUT_ROOT_VAR)
     if root:
         allowed = Path(os.path.expanduser(root)).resolve()
@@ -99,7 +124,7 @@ def _check(path: str | os.PathLike, marker: str, temporaries: Collection[str]) -
                 f"output directory {out} is inside {what} ({parent}); choose a directory of "
                 "your own, e.g. ./my_dataset."
             )
-    for parent in (out, *out.parents):
+    for parent in out.parents if system else (out, *out.parents):
         if (parent / "graph.json").is_file():
             raise ConfigError(
                 f"output directory {out} is inside the system directory {parent}; write job "
@@ -118,6 +143,10 @@ def _check(path: str | os.PathLike, marker: str, temporaries: Collection[str]) -
             f"output directory {out} cannot be created or written: no write permission on "
             f"{existing}; choose another path."
         )
+    return out
+
+
+def _check_contents(out: Path, marker: str, temporaries: Collection[str]) -> Path:
     if out.is_dir() and not (out / marker).is_file():
         foreign = foreign_entries(out, marker, temporaries)
         if foreign:

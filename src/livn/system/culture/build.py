@@ -211,8 +211,9 @@ def write_culture(
             "to write into it. Choose a new or empty directory."
         )
     _fs.make_dirs(target.parent)
+    short = target.name[:64]  # the staging names must fit NAME_MAX (255) for any target name
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{short}.tmp-", dir=target.parent))
     except OSError as e:
         raise ConfigError(
             f"cannot write the system into {target.parent}: {e.strerror or e}. Choose another "
@@ -221,7 +222,7 @@ def write_culture(
     try:
         build_culture(config, tmp, name)
         if target.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            trash = Path(tempfile.mkdtemp(prefix=f".{short}.old-", dir=target.parent))
             os.rename(target, trash / "old")
             os.rename(tmp, target)
             shutil.rmtree(trash, ignore_errors=True)

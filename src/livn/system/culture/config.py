@@ -8,13 +8,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from livn._config import Count, Flag, Real
-from livn.system.culture.placement import check_area_kwargs, resolve_area
+from livn.system.culture.placement import MAX_COORDINATE, check_area_kwargs, resolve_area
 
 #: Most cells a generated culture may have (memory: coordinates, candidate search and edges;
 #: EI4's 10,000 cells take ~0.3 GB to build).
 MAX_CELLS = 1_000_000
 #: Most synapses a generated culture may have (~40 bytes each while building and writing).
 MAX_EDGES = 200_000_000
+#: Smallest kernel width σ, µm (the kernel is evaluated in float32, where a smaller σ² is 0).
+MIN_SIGMA = 1e-3
 
 
 def _default_populations() -> dict[str, PopulationConfig]:
@@ -54,7 +56,9 @@ class ConnectivityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kernel: Literal["gaussian", "exponential"] = "gaussian"
-    sigma: Real = Field(default=500.0, gt=0, description="kernel width σ (or length λ), µm")
+    sigma: Real = Field(
+        default=500.0, ge=MIN_SIGMA, description="kernel width σ (or length λ), µm"
+    )
     mean_degree: Real | dict[str, Real] = Field(
         default=10.0, description="mean in-degree, or a map 'PRE->POST': degree"
     )
@@ -93,6 +97,16 @@ class CultureConfig(BaseModel):
     connectivity: ConnectivityConfig = Field(default_factory=ConnectivityConfig)
     seed: Count = Field(default=0, ge=0, le=2**32 - 1)
     output_directory: str | None = None
+
+    @field_validator("output_directory")
+    @classmethod
+    def _output(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or "\x00" in value):
+            raise ValueError(
+                "must be a directory path, e.g. ./my_system (an empty value would write into "
+                "the current directory)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> CultureConfig:
@@ -147,6 +161,11 @@ class CultureConfig(BaseModel):
             )
         if not self.z_range[0] <= self.z_range[1]:
             raise ValueError(f"z_range must be [min, max] with min <= max, got {self.z_range}")
+        if max(abs(z) for z in self.z_range) > MAX_COORDINATE:
+            raise ValueError(
+                f"z_range {list(self.z_range)} must lie within ±{MAX_COORDINATE:g} µm (positions "
+                "are float32; a culture larger than a kilometre is a typo)"
+            )
         md = self.connectivity.mean_degree
         if isinstance(md, dict):
             for key in md:

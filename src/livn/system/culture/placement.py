@@ -13,9 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from livn.errors import ConfigError, did_you_mean
+from livn.errors import ConfigError, LivnError, did_you_mean
 
 PlacementFn = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+#: Largest coordinate (absolute value, µm) of a built-in area: positions are stored as float32,
+#: and a culture larger than a kilometre is a typo.
+MAX_COORDINATE = 1e9
 
 
 def rectangle(
@@ -37,24 +41,38 @@ def disk(
     inner_radius: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Uniform positions in a disk, or an annulus if ``inner_radius > 0`` (µm)."""
-    if not radius > 0:
-        raise ConfigError(f"area_kwargs.radius must be > 0 µm; got {radius!r}.")
-    if not 0 <= inner_radius < radius:
-        raise ConfigError(
-            f"area_kwargs.inner_radius must satisfy 0 <= inner_radius < radius ({radius}); "
-            f"got {inner_radius!r}."
-        )
-    cx, cy = (float(c) for c in center)
+    (cx, cy), radius, inner_radius = _disk(center, radius, inner_radius)
     r = np.sqrt(rng.uniform(inner_radius**2, radius**2, size=count))
     theta = rng.uniform(0.0, 2 * np.pi, size=count)
     return cx + r * np.cos(theta), cy + r * np.sin(theta)
 
 
+def _disk(center: Any, radius: Any, inner_radius: Any) -> tuple[tuple[float, float], float, float]:
+    """The disk's ``(center, radius, inner_radius)`` as finite floats, else ConfigError."""
+    from livn.limits import number
+
+    radius = number(radius, "area_kwargs.radius", 0.0, MAX_COORDINATE, exclusive_minimum=True,
+                    unit="µm")  # fmt: skip
+    inner_radius = number(inner_radius, "area_kwargs.inner_radius", 0.0, unit="µm")
+    if not inner_radius < radius:
+        raise ConfigError(
+            f"area_kwargs.inner_radius must satisfy 0 <= inner_radius < radius ({radius:g}); "
+            f"got {inner_radius!r}."
+        )
+    return _pair("center", center), radius, inner_radius
+
+
+def _pair(name: str, value: Any) -> tuple[float, float]:
+    from livn.limits import number
+
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ConfigError(f"area_kwargs.{name} must be two numbers [a, b] in µm; got {value!r}.")
+    return tuple(number(v, f"area_kwargs.{name}", -MAX_COORDINATE, MAX_COORDINATE, unit="µm")
+                 for v in value)  # type: ignore[return-value]
+
+
 def _range(name: str, value: Any) -> tuple[float, float]:
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"area_kwargs.{name} must be [min, max] in µm; got {value!r}.") from None
+    lo, hi = _pair(name, value)
     if not lo < hi:
         raise ConfigError(f"area_kwargs.{name} must have min < max; got {value!r}.")
     return lo, hi
@@ -99,16 +117,35 @@ def resolve_area(area: str | PlacementFn) -> tuple[str, PlacementFn]:
 
 def check_area_kwargs(name: str, fn: PlacementFn, kwargs: dict[str, Any]) -> None:
     """Raise ConfigError if ``kwargs`` has keys the placement function does not accept."""
-    params = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"area_kwargs must be a mapping; got {kwargs!r}.")
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins have none: checked when called
         return
-    valid = [p for p in list(params)[2:]]
-    for key in kwargs:
-        if key not in valid:
-            raise ConfigError(
-                f"area_kwargs.{key} is not accepted by area {name!r}. Valid keys: "
-                f"{', '.join(valid) or '(none)'}.{did_you_mean(key, valid)}"
-            )
+    params = signature.parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        valid = [p for p in list(params)[2:]]
+        for key in kwargs:
+            if key not in valid:
+                raise ConfigError(
+                    f"area_kwargs.{key} is not accepted by area {name!r}. Valid keys: "
+                    f"{', '.join(valid) or '(none)'}.{did_you_mean(key, valid)}"
+                )
+    try:
+        signature.bind(0, None, **kwargs)
+    except TypeError as e:
+        raise ConfigError(
+            f"area {name!r} cannot be called as f(count, rng, **area_kwargs) ({e}); an area "
+            "function takes the number of cells and a numpy Generator."
+        ) from None
+    if fn is rectangle:  # the built-ins' values are checked before anything is built
+        for key in ("x_range", "y_range"):
+            if key in kwargs:
+                _range(key, kwargs[key])
+    elif fn is disk:
+        _disk(kwargs.get("center", (0.0, 0.0)), kwargs.get("radius", 500.0),
+              kwargs.get("inner_radius", 0.0))  # fmt: skip
 
 
 def area_bounds(name: str, kwargs: dict[str, Any]) -> tuple[list[float], list[float]] | None:
@@ -128,7 +165,15 @@ def place(
     fn: PlacementFn, count: int, rng: np.random.Generator, kwargs: dict[str, Any], label: str
 ) -> np.ndarray:
     """Call a placement function and check its output; returns ``[count, 2]`` float64."""
-    out = fn(count, rng, **kwargs)
+    try:
+        out = fn(count, rng, **kwargs)
+    except LivnError:
+        raise
+    except Exception as e:  # a user's placement function: name it, not a traceback
+        raise ConfigError(
+            f"area function for {label} failed ({type(e).__name__}: {e}); it must be "
+            "f(count, rng, **area_kwargs) -> (xs, ys)."
+        ) from None
     try:
         xs, ys = out
         xy = np.column_stack([np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)])
