@@ -112,6 +112,9 @@ class CultureStats(NamedTuple):
 
 # --------------------------------------------------------------------------- validation
 
+#: Most time bins a statistic may use (8 bytes each, several arrays of them).
+MAX_BINS = 100_000_000
+
 
 def _num_neurons(value: Any) -> int:
     try:
@@ -124,9 +127,10 @@ def _num_neurons(value: Any) -> int:
 
 
 def _in_range(value: Any, name: str, low: float, high: float, low_open: bool = False) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
+    numeric = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+    try:  # strings ('1_000', 'nan') and booleans are not numbers here
+        x = float(value) if numeric else math.nan
+    except OverflowError:  # 2**1024 has no float
         x = math.nan
     ok = math.isfinite(x) and (x > low if low_open else x >= low) and x <= high
     if not ok:
@@ -175,7 +179,13 @@ def _check_spikes(
 
 def _bins(duration: float, bin_ms: float) -> tuple[int, np.ndarray]:
     """``(n_bins, edges [n_bins + 1] ms)``; the last bin ends at ``duration``."""
-    n = max(1, math.ceil(duration / bin_ms - 1e-6))
+    ratio = duration / bin_ms
+    if not ratio <= MAX_BINS:  # also inf: 1e308 ms in bins of 1e-300 ms
+        raise ConfigError(
+            f"a run of {duration:g} ms in bins of {bin_ms:g} ms is {ratio:.3g} bins; at most "
+            f"{MAX_BINS:,}. Use a larger bin_ms."
+        )
+    n = max(1, math.ceil(ratio - 1e-6))
     edges = np.arange(n + 1, dtype=np.float64) * bin_ms
     edges[-1] = duration
     return n, edges

@@ -44,6 +44,10 @@ PHASES: tuple[str, ...] = ("mono", "biphasic")
 #: Sign of the (leading) phase: cathodic = negative electrode current, anodic = positive.
 POLARITIES: tuple[str, ...] = ("cathodic", "anodic")
 
+#: Most rows of an electrode-current array (one run's stimulus; the limit of integration
+#: steps, :data:`livn.limits.MAX_STEPS`).
+MAX_ROWS = 2**31 - 1
+
 
 class Encoding:
     """Base of all encodings: ``__call__(env, duration, inputs) -> Stimulus | None``."""
@@ -72,13 +76,12 @@ def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
 
 
 def _non_negative_ms(value: Any, name: str) -> float:
+    from livn.limits import number
+
     try:
-        x = float(value)
-    except (TypeError, ValueError):
-        x = math.nan
-    if not math.isfinite(x) or x < 0:
-        raise ConfigError(f"{name} must be a non-negative number of ms; got {value!r}.")
-    return x
+        return number(value, name, 0.0, unit="ms")
+    except ConfigError:
+        raise ConfigError(f"{name} must be a non-negative number of ms; got {value!r}.") from None
 
 
 @dataclass(frozen=True)
@@ -132,15 +135,16 @@ class ElectrodePulses(Encoding):
                 "use phase='biphasic' or interphase_ms=0."
             )
         if self.amplitude_uA is not None:
-            a = self.amplitude_uA
-            if isinstance(a, bool) or not isinstance(a, int | float | np.number):
-                a = math.nan
-            if not math.isfinite(a) or a <= 0:
+            from livn.limits import number
+
+            try:
+                a = number(self.amplitude_uA, "amplitude_uA", 0.0, exclusive_minimum=True)
+            except ConfigError:
                 raise ConfigError(
                     f"amplitude_uA must be a positive number of µA (or None for the MEA's "
                     f"max_input_current); got {self.amplitude_uA!r}."
-                )
-            put("amplitude_uA", float(a))
+                ) from None
+            put("amplitude_uA", a)
         if self.channels is not None:
             put("channels", self._check_channels(self.channels))
         if self.count is not None:
@@ -168,6 +172,11 @@ class ElectrodePulses(Encoding):
     def _check_channels(channels: Any) -> tuple[int, ...]:
         if isinstance(channels, int | np.integer):
             channels = [channels]
+        if isinstance(channels, str | bytes | dict) or not hasattr(channels, "__iter__"):
+            raise ConfigError(
+                f"channels must be electrode column indices (a list of ints) or None; got "
+                f"{channels!r}."
+            )
         out = []
         for c in channels:
             if isinstance(c, bool) or not isinstance(c, int | np.integer) or c < 0:
@@ -185,6 +194,11 @@ class ElectrodePulses(Encoding):
     def _steps(self, ms: float, name: str) -> int:
         """``ms`` as a whole number of rows, else ConfigError."""
         k = ms / self.dt
+        if not k <= MAX_ROWS:  # also inf/NaN: 1e300 ms / 1e-300 ms
+            raise ConfigError(
+                f"{name}={ms:g} ms is {k:.3g} stimulus rows of dt={self.dt:g} ms; at most "
+                f"{MAX_ROWS:,}. Use a larger dt."
+            )
         if abs(k - round(k)) > 1e-6 * max(1.0, k):
             lo = math.floor(k) * self.dt
             hi = math.ceil(k) * self.dt
@@ -214,7 +228,13 @@ class ElectrodePulses(Encoding):
     def num_rows(self, duration: float) -> int:
         """``T = ceil(duration / dt)``: rows covering a run of ``duration`` ms."""
         duration = positive_ms(duration, "duration")
-        return max(1, math.ceil(duration / self.dt - 1e-6))
+        rows = duration / self.dt
+        if not rows <= MAX_ROWS:
+            raise ConfigError(
+                f"a run of {duration:g} ms is {rows:.3g} stimulus rows of dt={self.dt:g} ms; at "
+                f"most {MAX_ROWS:,}. Use a larger dt or a shorter run."
+            )
+        return max(1, math.ceil(rows - 1e-6))
 
     def onsets(self, duration: float) -> np.ndarray:
         """``[P]`` int row index at which each pulse starts in a run of ``duration`` ms."""
@@ -273,7 +293,14 @@ class ElectrodePulses(Encoding):
         if inputs is None:
             factors = np.ones(n_channels)
         else:
-            factors = np.asarray(inputs, dtype=np.float64)
+            try:
+                factors = np.asarray(inputs)
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"inputs must be numbers in [0, 1]; got {e}.") from None
+            if factors.dtype == bool or not np.issubdtype(factors.dtype, np.number) or (
+                    np.iscomplexobj(factors)):  # fmt: skip
+                raise ConfigError(f"inputs must be numbers in [0, 1]; got dtype {factors.dtype}.")
+            factors = factors.astype(np.float64)
             if factors.shape != (n_channels,):
                 raise ConfigError(
                     f"inputs must have shape [n_channels] = ({n_channels},), values in [0, 1]; "

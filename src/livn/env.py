@@ -76,6 +76,11 @@ class Env:
 
         if kwargs.get("comm") is not None:
             raise ConfigError("comm= (MPI) is not supported by the JAX backend; omit it.")
+        if not isinstance(system, System | str | os.PathLike):
+            raise ConfigError(
+                f"system must be a System, a predefined name (e.g. 'EI2') or a path; got "
+                f"{system!r} ({type(system).__name__})."
+            )
         self.system = system if isinstance(system, System) else make(os.fspath(system))
         if model is None:
             from livn.models.rcsd import ReducedCalciumSomaDendrite
@@ -186,7 +191,8 @@ class Env:
                 raise ConfigError(
                     f"unknown weight {key!r}. Valid: {', '.join(keys)}.{did_you_mean(key, keys)}"
                 )
-            value = limits.number(value, f"weight {key!r}", None if signed else 0.0)
+            value = limits.float32(limits.number(value, f"weight {key!r}", None if signed else 0.0),
+                                   f"weight {key!r}")  # fmt: skip
             for gi, g in enumerate(self.engine.net.groups):
                 for ci, c in enumerate(g.channels):
                     if c.key == key:
@@ -233,6 +239,7 @@ class Env:
                 value, f"noise {key!r}", 0.0, exclusive_minimum=name.startswith("tau"),
                 unit="ms" if name.startswith("tau") else "µS",
             )  # fmt: skip
+            limits.float32(value, f"noise {key!r}")
             arr = arrays[name].copy()
             if pop:
                 start, count = ranges[pop]
@@ -249,16 +256,26 @@ class Env:
 
     def set_params(self, params: dict[str, float]) -> Env:
         """Set ``weight-<key>`` and ``noise-<key>`` entries."""
+        if not isinstance(params, Mapping):
+            raise ConfigError(
+                f"set_params takes a mapping {{'weight-<key>' or 'noise-<key>': value}}; got "
+                f"{type(params).__name__}."
+            )
         weights, noise = {}, {}
         for key, value in params.items():
-            kind, _, rest = key.partition("-")
+            kind, _, rest = key.partition("-") if isinstance(key, str) else ("", "", "")
             if kind == "weight":
                 weights[rest] = value
             elif kind == "noise":
                 noise[rest] = value
             else:
                 raise ConfigError(f"parameter {key!r} must start with 'weight-' or 'noise-'.")
-        return self.set_weights(weights).set_noise(noise)
+        before = self.params
+        try:
+            return self.set_weights(weights).set_noise(noise)
+        except ConfigError:
+            self.params = before  # all or nothing: the weights stay if the noise is refused
+            raise
 
     # ------------------------------------------------------------------ recording
     def record_spikes(self, population: str | Iterable[str] | None = None) -> Env:
@@ -469,9 +486,18 @@ class Env:
             else:
                 args = self._stimulus_args(stimulus)
         if seeds is None:
-            b = batch_size or (args["stim"].shape[0] if batched_stim else 1)
+            b = batch_size if batch_size is not None else (
+                args["stim"].shape[0] if batched_stim else 1)  # fmt: skip  (0 is not 1)
             b = limits.integer(b, "batch_size", 1)
             seeds = [self.seed + i for i in range(b)]
+        try:
+            if isinstance(seeds, str | bytes | Mapping):
+                raise TypeError
+            seeds = list(seeds)
+        except TypeError:
+            raise ConfigError(
+                f"run_batch seeds must be a list of integer seeds (one per trial); got {seeds!r}."
+            ) from None
         seeds = [limits.seed(s, "run_batch seed") for s in seeds]
         if not seeds:
             raise ConfigError("run_batch needs at least one seed (one trial).")

@@ -48,6 +48,7 @@ import numpy as np
 from livn.errors import ConfigError, SizeLimitError
 
 __all__ = [
+    "FLOAT32_MAX",
     "MAX_SEED",
     "MAX_STEPS",
     "MAX_UNITS",
@@ -56,6 +57,7 @@ __all__ = [
     "check_memory",
     "check_units",
     "finite_array",
+    "float32",
     "free_bytes",
     "human_bytes",
     "integer",
@@ -142,6 +144,17 @@ def number(
     return out
 
 
+def float32(value: float, name: str) -> float:
+    """``value`` if it fits the engine's float32 (``|value| <= 3.4e38``), else ConfigError: a
+    larger finite number would become infinite in the simulation."""
+    if abs(value) > FLOAT32_MAX:
+        raise ConfigError(
+            f"{name} {value:g} is beyond float32's range (±3.4e38): the engine computes in float32, "
+            "where it would be infinite."
+        )
+    return value
+
+
 def seed(value: Any, name: str = "seed") -> int:
     """A seed: an integer in 0 … :data:`MAX_SEED`."""
     return integer(value, name, 0, MAX_SEED)
@@ -152,23 +165,37 @@ def _is_traced(array: Any) -> bool:
     return any(c.__name__.endswith("Tracer") for c in type(array).__mro__)
 
 
-def finite_array(array: Any, name: str) -> None:
+#: Largest float32 magnitude: values beyond it become infinite in the engine's float32 state.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def finite_array(array: Any, name: str, float32: bool = False) -> None:
     """Raise :class:`ConfigError` if ``array`` holds NaN or ±inf (any array library).
 
     NumPy, JAX (concrete), PyTorch (CPU or GPU) and anything ``numpy.asarray`` can read are
     checked; traced JAX values pass (they are checked where they become concrete).
+
+    Args:
+        array: The values.
+        name: The field's name for the message.
+        float32: Also refuse finite values beyond the float32 range (±3.4e38), which the
+            engine would turn into infinities.
     """
     if _is_traced(array):
         return
     mod = type(array).__module__.split(".")[0]
+    limit = FLOAT32_MAX if float32 else math.inf
     if mod == "torch":
         import torch
 
-        bad = int((~torch.isfinite(array.detach())).sum()) if array.is_floating_point() else 0
+        a = array.detach()
+        bad = int(((~torch.isfinite(a)) | (a.abs() > limit)).sum()) if (
+            a.is_floating_point() or a.is_complex()) else 0  # fmt: skip
     elif mod in ("jax", "jaxlib"):
         import jax.numpy as jnp
 
-        bad = int((~jnp.isfinite(array)).sum()) if jnp.issubdtype(array.dtype, jnp.inexact) else 0
+        bad = int(((~jnp.isfinite(array)) | (jnp.abs(array) > limit)).sum()) if jnp.issubdtype(
+            array.dtype, jnp.inexact) else 0  # fmt: skip
     else:
         try:
             arr = np.asarray(array)
@@ -180,10 +207,16 @@ def finite_array(array: Any, name: str) -> None:
             np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
         ):
             raise ConfigError(f"{name} must be a numeric array; got dtype {arr.dtype}.")
-        bad = int((~np.isfinite(arr)).sum()) if np.issubdtype(arr.dtype, np.inexact) else 0
+        if np.issubdtype(arr.dtype, np.inexact):
+            with np.errstate(invalid="ignore"):
+                bad = int(((~np.isfinite(arr)) | (np.abs(arr) > limit)).sum())
+        else:
+            bad = 0
     if bad:
+        beyond = " (or beyond float32's range, ±3.4e38)" if float32 else ""
         raise ConfigError(
-            f"{name} contains {bad} NaN or infinite value(s); every value must be finite."
+            f"{name} contains {bad} NaN or infinite value(s){beyond}; every value must be "
+            f"finite{' in float32' if float32 else ''}."
         )
 
 

@@ -34,9 +34,10 @@ class Stimulus:
                  space: str = "cells") -> None:  # fmt: skip
         if space not in ("cells", "channels"):
             raise ConfigError(f"Stimulus space must be 'cells' or 'channels'; got {space!r}.")
-        if not hasattr(array, "ndim"):
+        from_list = not hasattr(array, "ndim")
+        if from_list:
             try:
-                array = np.asarray(array, dtype=np.float32)
+                array = np.asarray(array)  # not yet float32: '0.5' strings must not parse
             except (TypeError, ValueError) as e:
                 raise ConfigError(
                     f"Stimulus array must be numeric [timesteps, cells]; got {e}."
@@ -52,7 +53,19 @@ class Stimulus:
             )
         if isinstance(array, np.ndarray) and not np.issubdtype(array.dtype, np.number):
             raise ConfigError(f"Stimulus array must be numeric; got dtype {array.dtype}.")
-        limits.finite_array(array, "Stimulus array")  # NumPy, JAX, torch, … (not traced values)
+        kind = str(getattr(array, "dtype", ""))
+        if "complex" in kind or "bool" in kind:  # any array library
+            raise ConfigError(
+                f"Stimulus array must hold real numbers (currents); got dtype {kind}."
+            )
+        # NumPy, JAX, torch, … (not traced values); the engine computes in float32
+        limits.finite_array(array, "Stimulus array", float32=True)
+        if from_list:
+            array = array.astype(np.float32)
+        elif type(array).__module__.split(".")[0] == "torch":
+            # JAX reads tensors through NumPy, which refuses one that requires grad; gradients
+            # do not flow from JAX back into torch anyway
+            array = array.detach().cpu().numpy()
         dt = positive_ms(dt, "Stimulus dt")
         if gids is not None:
             raw = np.asarray(gids).reshape(-1)

@@ -91,11 +91,17 @@ def case_timeout(seconds: float) -> Iterator[None]:
 
 # ---------------------------------------------------------------------------- outcomes
 def mentions(message: str, names: Iterable[Any]) -> bool:
-    """True if ``message`` names one of ``names`` (keys, values, paths)."""
+    """True if ``message`` names one of ``names`` (keys, values, paths); a name shorter than
+    three characters (``z``, ``dt``) counts only as a whole word."""
+    import re
+
     for name in names:
         for text in _spellings(name):
             if text and text in message:
                 return True
+        if isinstance(name, str) and 0 < len(name) < 3 and name.isidentifier() and re.search(
+                rf"(?<![\w.]){re.escape(name)}(?![\w])", message):
+            return True
     return False
 
 

@@ -318,7 +318,7 @@ def generate_argv(draw) -> tuple[list[str], list[str]]:
             argv += [f"connectivity.{k}={token_value(x)}" for k, x in value.items()]
         else:
             argv.append(f"{key}={token_value(value)}")
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 4)) == 4:
         argv.append(f"{draw(st.sampled_from(list(FIELDS)))}={draw(st.sampled_from(RAW_TOKENS))}")
     flags = ["--launch"]
     if draw(st.booleans()):

@@ -156,7 +156,15 @@ class MEA:
         z = limits.number(z, "z", unit="µm")
         if radius is not None:
             radius = limits.number(radius, "radius", 0.0, exclusive_minimum=True, unit="µm")
+        corners = []
+        for name, corner in (("lower", lower), ("upper", upper)):
+            if isinstance(corner, str | bytes) or not hasattr(corner, "__len__") or len(corner) != 2:
+                raise ConfigError(f"MEA.fitted {name} must be two numbers (x, y in µm); got {corner!r}.")
+            corners.append([limits.number(c, f"MEA.fitted {name}", unit="µm") for c in corner])
+        lower, upper = corners
         extent = np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float)
+        if not np.all(np.isfinite(extent)):
+            raise ConfigError(f"MEA.fitted area {lower} … {upper} is too large (µm).")
         n = [fitted_grid_shape(e, pitch) for e in extent]
         offset = tuple(
             float(lo + (e - (k - 1) * pitch) / 2) for lo, e, k in zip(lower, extent, n, strict=True)

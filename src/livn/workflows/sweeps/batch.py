@@ -77,7 +77,10 @@ class Batch:
         from livn._config import validate
 
         data = config.model_dump() if isinstance(config, BatchConfig) else dict(config)
-        data = json.loads(json.dumps(data, default=str))
+        try:
+            data = json.loads(json.dumps(data, default=str))
+        except (ValueError, RecursionError) as e:  # a value that contains itself
+            raise ConfigError(f"batch config cannot be read as plain data ({e}).") from None
         if device is not None:
             data.setdefault("base_config", {})["device"] = device
         if output is not None:
@@ -168,7 +171,8 @@ class Batch:
     def plan(self, processes: int | None = None) -> dict[str, Any]:
         """Validate the whole batch and estimate its cost; writes nothing, enumerates nothing.
 
-        Checks the system (every file read), the model, each sweep's parameters
+        Checks the output directory (:func:`~livn.workflows.outputs.check_output_directory`),
+        the system (every file read), the model, each sweep's parameters
         (:meth:`validate_stimuli`), the duration against the model's step, and the bounds of
         :mod:`livn.limits`: stimuli per batch, memory of one stimulus (and, for
         ``save_format: pytorch``, of the whole results file, which is built in memory), and
@@ -186,6 +190,7 @@ class Batch:
         n = self.num_stimuli
         what = f"batch '{self.config.metadata.batch_name}'"
         ov = OVERRIDE
+        check_output_directory(self.output_dir, CHECKPOINT)  # as a launch would, writing nothing
         limits.check_units(n, what, "stimuli", "Sweep fewer values or repetitions", big, ov)
         mea, n_cells = self._mea_and_cells()
         self._checked = (mea, n_cells)

@@ -18,6 +18,7 @@ batch:
 from __future__ import annotations
 
 import datetime
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -132,12 +133,27 @@ def load_config(path: str | Path) -> BatchConfig:
         data = yaml.load(path.read_text("utf-8"), Loader=_loader())  # a SafeLoader
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({e}).") from None
+    except RecursionError:
+        raise ConfigError(
+            f"{path}: the YAML is nested too deeply to read; a batch file needs a few levels."
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror or e}).") from None
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}: expected a mapping with metadata, base_config and batch; got "
             f"{type(data).__name__}."
         )
-    size = _expanded_size(data)
+    size, depth = _expanded_size(data)
+    if depth == math.inf:
+        raise ConfigError(f"{path}: the YAML has an alias inside itself (a recursive value).")
+    if depth > MAX_DEPTH:
+        raise ConfigError(
+            f"{path}: the YAML is nested {depth} levels deep, above {MAX_DEPTH}; a batch file "
+            "needs a few levels."
+        )
     if size > MAX_NODES:
         raise ConfigError(
             f"{path}: the YAML expands to {size:,} values (YAML aliases repeat whole subtrees), "
@@ -166,21 +182,36 @@ def _loader() -> type:
 
 #: Most values a batch YAML may expand to (aliases counted as copies).
 MAX_NODES = 1_000_000
+#: Deepest nesting of a batch YAML (a batch file has about six levels).
+MAX_DEPTH = 50
 
 
-def _expanded_size(data: Any) -> int:
-    """Number of values in ``data`` counting every alias as a copy (memoised by identity, so a
-    "billion laughs" file is sized without being expanded)."""
-    memo: dict[int, int] = {}
-
-    def size(x: Any) -> int:
-        if isinstance(x, dict | list):
-            key = id(x)
-            if key not in memo:
-                memo[key] = 0  # a recursive alias counts once
-                items = list(x.items()) if isinstance(x, dict) else [(None, v) for v in x]
-                memo[key] = 1 + sum(size(k) + size(v) for k, v in items)
-            return memo[key]
-        return 1
-
-    return size(data)
+def _expanded_size(data: Any) -> tuple[int, float]:
+    """``(values, depth)`` of ``data``, counting every alias as a copy (memoised by identity,
+    so a "billion laughs" file is sized without being expanded). A recursive alias (a value
+    that contains itself) has infinite depth. Iterative: any depth is measured."""
+    memo: dict[int, tuple[int, float]] = {}
+    active: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        x, done = stack.pop()
+        if not isinstance(x, dict | list):
+            continue
+        key = id(x)
+        children = [c for kv in x.items() for c in kv] if isinstance(x, dict) else list(x)
+        if done:
+            active.discard(key)
+            sizes = [memo.get(id(c), (1, 0)) for c in children]
+            memo[key] = (1 + sum(n for n, _ in sizes), 1 + max((d for _, d in sizes), default=0))
+            continue
+        if key in active:
+            return 0, math.inf  # recursive
+        if key in memo:
+            continue
+        active.add(key)
+        stack.append((x, True))
+        for c in children:
+            if isinstance(c, dict | list) and id(c) in active:
+                return 0, math.inf
+            stack.append((c, False))
+    return memo.get(id(data), (1, 0))

@@ -13,13 +13,13 @@ its pitch.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from livn.errors import ConfigError, did_you_mean
+from livn.limits import number
 
 __all__ = ["MAX_AMPLITUDE_UA", "TIMING", "Pattern", "electrode_positions_mm", "pulse_train"]
 
@@ -126,8 +126,12 @@ class Pattern:
             raise ConfigError(f"{self.name}: parameter {missing[0]!r} is required.")
         for k, v in out.items():
             if k in TIMING or isinstance(self.defaults.get(k), float | int):
-                if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                    raise ConfigError(f"{self.name}: parameter {k!r} must be a number; got {v!r}.")
+                try:  # a finite int or float (10**400 is not one: it has no float)
+                    number(v, k)
+                except ConfigError:
+                    raise ConfigError(
+                        f"{self.name}: parameter {k!r} must be a number; got {v!r}."
+                    ) from None
         for k, v in out.items():  # canonical numbers: 10 and 10.0 are the same stimulus
             if isinstance(self.defaults.get(k, TIMING.get(k)), float) and isinstance(v, int):
                 out[k] = float(v)
