@@ -99,10 +99,16 @@ def mentions(message: str, names: Iterable[Any]) -> bool:
         for text in _spellings(name):
             if text and text in message:
                 return True
-        if isinstance(name, str) and 0 < len(name) < 3 and name.isidentifier() and re.search(
+        if isinstance(name, str) and 0 < len(name) < 3 and name.isidentifier() and (
+                name.lower() not in _WORDS) and re.search(
                 rf"(?<![\w.]){re.escape(name)}(?![\w])", message):
             return True
     return False
+
+
+#: Short words of English that a message contains anyway: not evidence that it names a field.
+_WORDS = {"a", "an", "as", "at", "be", "by", "e", "g", "i", "in", "is", "it", "no", "of", "on",
+          "or", "so", "to", "x", "y"}
 
 
 def _spellings(name: Any) -> list[str]:

@@ -94,7 +94,7 @@ FIELDS: dict[tuple[str, ...], st.SearchStrategy[Any]] = {
 @st.composite
 def batch_configs(draw) -> dict[str, Any]:
     cfg = copy.deepcopy(BASE)
-    for path in draw(st.lists(st.sampled_from(list(FIELDS)), max_size=3, unique=True)):
+    for path in draw(st.lists(st.sampled_from(list(FIELDS)), max_size=2, unique=True)):
         value = draw(FIELDS[path])
         if path[0] == "stim":
             stim = cfg["batch"]["stimuli"]
@@ -236,7 +236,7 @@ def _expected_stimuli(cfg: dict[str, Any]) -> int:
 
 
 # ---------------------------------------------------------------------------- Python
-@settings(max_examples=budget(50))
+@settings(max_examples=budget(80))
 @given(cfg=batch_configs(), out=output_keys, dry=st.booleans())
 @example(cfg={**BASE, "batch": {**BASE["batch"], "stimuli": [
     {"type": "gaussian", "parameters": {"dt": [1e-300]}}]}}, out="job", dry=False)
@@ -338,7 +338,7 @@ def yaml_texts(draw) -> tuple[str, str]:
     return text, kind
 
 
-@settings(max_examples=budget(60))
+@settings(max_examples=budget(80))
 @given(case=yaml_texts(), out=output_keys)
 @example(case=("extra: " + "[" * 100_000 + "]" * 100_000 + "\n", "deep"), out="job")
 @example(case=("batch: {output_dir: OUTDIR, stimuli: [{type: gaussian, parameters: "
@@ -378,7 +378,7 @@ def yaml_quote(path: str) -> str:
         "\x00", "\\0") + '"'
 
 
-@settings(max_examples=budget(50))
+@settings(max_examples=budget(70))
 @given(cfg=batch_configs(), out=output_keys)
 def test_batch_cli_generated_yaml(fuzz_base, tiny_system, cfg, out):
     cfg = copy.deepcopy(cfg)

@@ -201,11 +201,14 @@ def test_cell_stimulus_channels(env, case):
 
 # ---------------------------------------------------------------------------- parameters
 WEIGHT_KEYS = st.one_of(st.sampled_from(["EXC_EXC-dendrite-AMPA-weight",
-                                         "INH_INH-soma-GABA_A-weight", "EXC_EXC-soma-AMPA-weight",
-                                         "nope", ""]), st.text(max_size=5))
+                                         "INH_INH-soma-GABA_A-weight",
+                                         "EXC_INH-soma-GABA_A-weight"]),
+                        st.sampled_from(["EXC_EXC-soma-AMPA-weight", "nope", ""]),
+                        st.text(max_size=5))
 NOISE_KEYS = st.sampled_from(["g_e0", "g_i0", "std_e", "std_i", "tau_e", "tau_i", "EXC-g_e0",
                               "INH-tau_i", "NOPE-g_e0", "g_e", "", "enabled"])
-VALUES = st.one_of(reals(0.0, 5.0), st.sampled_from([0, 0.0, -0.0, -1e-300, *NON_FINITE]))
+VALUES = st.one_of(st.floats(0.0, 5.0), reals(0.0, 5.0),
+                   st.sampled_from([0, 0.0, -0.0, -1e-300, *NON_FINITE]))
 
 
 def weight_ok(key: Any, value: Any, env) -> str:

@@ -126,7 +126,7 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
 def culture_configs(draw, small: bool = False) -> dict[str, Any]:
     """A small valid culture with 0–3 fields replaced by generated values."""
     cfg: dict[str, Any] = {"total_cells": draw(st.integers(2, 30))}
-    for field in draw(st.lists(st.sampled_from(list(FIELDS)), max_size=3, unique=True)):
+    for field in draw(st.lists(st.sampled_from(list(FIELDS)), max_size=2, unique=True)):
         value = draw(FIELDS[field])
         if field == "UNKNOWN":
             cfg[value] = 1
@@ -262,7 +262,7 @@ def check_system(box: Sandbox, path: str, cfg: dict[str, Any], before) -> None:
 
 
 # ---------------------------------------------------------------------------- Python
-@settings(max_examples=budget(60))
+@settings(max_examples=budget(80))
 @given(cfg=culture_configs(), out=output_keys)
 @example(cfg={"total_cells": 5, "area": "disk", "area_kwargs": {"radius": "abc"}}, out="job")
 @example(cfg={"total_cells": 5, "area_kwargs": {"x_range": [-1e308, 1e308]}}, out="job")
@@ -347,7 +347,7 @@ def mea_verdict(flags: list[str]) -> tuple[str, list[str]]:
     return verdict, ["pitch", "radius", "z", "MEA", "electrode", *values.values()]
 
 
-@settings(max_examples=budget(40))
+@settings(max_examples=budget(60))
 @given(case=generate_argv(), out=launchable_output_keys)
 @example(case=(["total_cells=20"], ["--launch", "--mea", "--pitch", "nan"]), out="job")
 @example(case=(["total_cells=20"], ["--launch", "--mea", "--pitch", "abc"]), out="job")

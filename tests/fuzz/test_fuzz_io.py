@@ -72,13 +72,15 @@ def test_mea(rows, input_radius, output_radius, max_input_current):
 
 
 @settings(max_examples=budget(60))
-@given(lower=st.one_of(st.just([0.0, 0.0]), st.sampled_from([[0, float("nan")], [-1e308, 0],
-                                                             [0], "ab", None, [True, 0]])),
-       upper=st.one_of(st.just([4000.0, 4000.0]), st.sampled_from([[1e300, 1e300], [0, 0],
-                                                                   [-5, -5], [float("inf"), 1],
-                                                                   [1, 2, 3]])),
-       pitch=st.one_of(st.sampled_from([1000.0, 500.0, 250.0]), reals(1.0, 2000.0)),
-       z=st.one_of(st.just(0.0), reals(-100.0, 100.0)),
+@given(lower=st.one_of(st.just([0.0, 0.0]), st.just([-100.0, 50.0]),
+                       st.sampled_from([[0, float("nan")], [-1e308, 0], [0], "ab", None,
+                                        [True, 0]])),
+       upper=st.one_of(st.just([4000.0, 4000.0]), st.just([2000.0, 3000.0]),
+                       st.sampled_from([[1e300, 1e300], [0, 0], [-5, -5], [float("inf"), 1],
+                                        [1, 2, 3]])),
+       pitch=st.one_of(st.sampled_from([1000.0, 500.0, 250.0]), st.floats(100, 2000),
+                       reals(1.0, 2000.0)),
+       z=st.one_of(st.just(0.0), st.floats(-100, 100), reals(-100.0, 100.0)),
        radius=st.one_of(st.none(), reals(1.0, 500.0)))
 @example(lower=[0.0, 0.0], upper=[1e300, 1e300], pitch=1e-300, z=0.0, radius=None)
 def test_mea_fitted(lower, upper, pitch, z, radius):

@@ -103,7 +103,7 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
 def sample_configs(draw) -> dict[str, Any]:
     """A small valid job with 0–3 fields replaced by generated values."""
     cfg: dict[str, Any] = {"system": "EI1", "duration": 20.0, "samples": 2}
-    for field in draw(st.lists(st.sampled_from(list(FIELDS)), max_size=3, unique=True)):
+    for field in draw(st.lists(st.sampled_from(list(FIELDS)), max_size=2, unique=True)):
         if field == "UNKNOWN":
             cfg[draw(FIELDS[field])] = draw(st.integers(0, 3))
         else:
@@ -193,7 +193,7 @@ def check_plan(plan: dict[str, Any], cfg: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------- Python
-@settings(max_examples=budget(60))
+@settings(max_examples=budget(100))
 @given(cfg=sample_configs(), out=output_keys)
 @example(cfg={"system": "EI1", "duration": 1e308, "samples": 2}, out="job")
 @example(cfg={"system": "EI1", "duration": 20.0, "samples": 2}, out="NAME_TOO_LONG")
@@ -235,7 +235,7 @@ FIELD_TOKENS = {k: s.map(token_value) for k, s in FIELDS.items() if k != "UNKNOW
 @st.composite
 def sample_argv(draw) -> list[str]:
     argv = ["system=EI1", "duration=20", "samples=2"]
-    for field in draw(st.lists(st.sampled_from(list(FIELD_TOKENS)), max_size=3, unique=True)):
+    for field in draw(st.lists(st.sampled_from(list(FIELD_TOKENS)), max_size=2, unique=True)):
         value = draw(st.one_of(FIELD_TOKENS[field], st.sampled_from(RAW_TOKENS)))
         argv.append(f"{field}={value}")
     if draw(st.booleans()):
@@ -300,7 +300,7 @@ def check_launch(box, path, cfg, before, stdout):
     assert f"Done: {len(todo)} written, 0 failed" in stdout
 
 
-@settings(max_examples=budget(60))
+@settings(max_examples=budget(100))
 @given(argv=sample_argv(), out=output_keys)
 @example(argv=["system=EI1", "duration=1e999", "samples=2"], out="job")
 @example(argv=["system=EI1", "duration=20", "samples=2", "system=foo://bar"], out="job")

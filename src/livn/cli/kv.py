@@ -21,6 +21,11 @@ def parse_value(text: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except RecursionError:
+        raise ConfigError(
+            f"value {text[:20]!r}… is nested too deeply to read; a configuration value needs a "
+            "few levels."
+        ) from None
 
 
 def parse_kv(args: Iterable[str]) -> dict[str, Any]:
@@ -43,7 +48,10 @@ def parse_kv(args: Iterable[str]) -> dict[str, Any]:
             if not isinstance(child, dict):
                 raise ConfigError(f"key {key!r} nests under {p!r}, which already has a value.")
             node = child
-        value = parse_value(raw)
+        try:
+            value = parse_value(raw)
+        except ConfigError as e:
+            raise ConfigError(f"argument {key}=…: {e}") from None
         if isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
             node[parts[-1]].update(value)
         else:
