@@ -455,3 +455,31 @@ def test_batch_cli_launch(fuzz_base, tiny_system, cfg, out):
         fmt = cfg["batch"]["save_format"]
         assert (target / {"hdf5": "results.h5", "pytorch": "results.pt"}[fmt]).is_file()
         assert len(list((target / "responses").glob("stim_*.npz"))) == n
+
+
+# ---------------------------------------------------------------------------- the file
+@settings(max_examples=budget(12))
+@given(kind=st.sampled_from(["missing", "directory", "latin1", "binary", "dev_null", "empty_name",
+                             "long_name", "json", "nul_bytes"]))
+def test_batch_config_file(fuzz_base, kind):
+    """The batch file itself: missing, a directory, not UTF-8, binary, /dev/null, …"""
+    with Sandbox(fuzz_base) as box:
+        file = box.work / "batch.yml"
+        if kind == "latin1":
+            file.write_bytes("metadata: {batch_name: caf\xe9}\n".encode("latin-1"))
+        elif kind == "binary":
+            file.write_bytes(bytes(range(256)))
+        elif kind == "json":
+            file.write_text('{"batch": {"output_dir": "out", "stimuli": [{"type": "pulse"}]},'
+                            ' "base_config": {"system": "EI1", "duration": 100}}', "utf-8")
+        elif kind == "nul_bytes":
+            file.write_bytes(b"metadata:\x00 {}\n")
+        arg = {"missing": "nope.yml", "directory": str(box.work / "userdir"),
+               "dev_null": "/dev/null", "empty_name": "", "long_name": "y" * 300}.get(
+            kind, str(file))
+        before = box.snapshot()
+        code, stdout, stderr = run_cli(["batch", arg, "--dry-run"], timeout=60)
+        verdict = OK if kind == "json" else BAD
+        check_cli(code, stdout, stderr, surface="batch CLI config file", verdict=verdict,
+                  suspects=["batch config", arg, "YAML", "UTF-8", "batch.yml", "does not exist"])
+        assert_unchanged(before, box.snapshot(), "livn batch (config file)")

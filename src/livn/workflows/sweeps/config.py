@@ -127,8 +127,13 @@ def load_config(path: str | Path) -> BatchConfig:
     import yaml
 
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"batch config {path} does not exist; pass the path of a YAML file.")
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte
+        raise ConfigError(f"batch config {str(path)!r} cannot be read: {e}.") from None
+    if not exists:
+        what = "is not a regular file" if path.exists() else "does not exist"
+        raise ConfigError(f"batch config {path} {what}; pass the path of a YAML file.")
     try:
         data = yaml.load(path.read_text("utf-8"), Loader=_loader())  # a SafeLoader
     except yaml.YAMLError as e:
