@@ -199,7 +199,7 @@ def class_names() -> st.SearchStrategy[str]:
                          "MeanFiringRate", "ChannelRecording", "CultureStatistics",
                          "livn.decoding.Raw", "livn.decoding.MeanFiringRate", "systems.sample.Raw",
                          "os.path", "livn.encoding", "livn.encoding.Nope", "livn.", ".x", "",
-                         " ", "\x00", "Elektrode", "nosuch_mod.Cls"]),
+                         " ", "\x00", "Elektrode", "nosuch_mod.Cls", "builtins.dict"]),
         st.text(max_size=8).map(lambda s: "nosuch_" + s),
     )
 

@@ -202,6 +202,8 @@ def check_plan(plan: dict[str, Any], cfg: dict[str, Any]) -> None:
 @example(cfg={"system": "EI1", "duration": 20.0, "samples": 2**31, "allow_large": True,
               "decoding": "MeanFiringRate"}, out="job")  # was a hang: todo enumerated
 @example(cfg={"system": "EI1", "duration": 20.0, "samples": 2, "": 0}, out="job")
+@example(cfg={"system": "EI1", "duration": 20.0, "samples": 2, "encoding": "builtins.dict"},
+         out="job")  # was accepted: every sample would fail
 def test_sample_plan(fuzz_base, tiny_system, cfg, out):
     cfg = _resolve(cfg, tiny_system)
     with Sandbox(fuzz_base, output_root=needs_output_root(out)) as box:

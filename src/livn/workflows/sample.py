@@ -344,8 +344,16 @@ class Sample:
                 "decoding_kwargs must not set duration; it is the job's duration "
                 f"({c.duration} ms)."
             )
-        _construct(enc_cls, "encoding", c.encoding_kwargs)
-        _construct(dec_cls, "decoding", c.decoding_kwargs, duration=c.duration)
+        made = {"encoding": (_construct(enc_cls, "encoding", c.encoding_kwargs), c.encoding,
+                             "env, duration, inputs"),
+                "decoding": (_construct(dec_cls, "decoding", c.decoding_kwargs,
+                                        duration=c.duration), c.decoding, "env, it, t, iv, v")}
+        for kind, (obj, name, args) in made.items():
+            if not callable(obj):  # e.g. encoding=builtins.dict: every sample would fail
+                raise ConfigError(
+                    f"{kind} {name!r} is not an {kind}: its instances must be callable as "
+                    f"({args})."
+                )
         return {
             "workflow": "sample",
             "format": shards.FORMAT,
