@@ -194,7 +194,7 @@ def oracle(cfg: dict[str, Any]) -> tuple[str, dict[str, str]]:
     else:
         v["total_cells"] = OK if is_int(n) and 1 <= n <= 200 else (
             ANY if is_int(n) and 1 <= n <= MAX_CELLS else BAD)
-        total = n if is_int(n) else 0
+        total = n if is_int(n) and 0 < n <= MAX_CELLS else 0
     names = set(pops) if isinstance(pops, dict) and v["populations"] == OK else {"EXC", "INH"}
     conn = get("connectivity", {})
     v["area"] = area_verdict(get("area", "rectangle"), get("area_kwargs", {}))
@@ -264,8 +264,24 @@ def check_system(box: Sandbox, path: str, cfg: dict[str, Any], before) -> None:
 
 
 # ---------------------------------------------------------------------------- Python
+@settings(max_examples=budget(100))
+@given(cfg=culture_configs())
+@example(cfg={"total_cells": 100_000})  # ~100 GiB of candidate pairs: refused, not built
+@example(cfg={"total_cells": MAX_CELLS})
+def test_generate_2d_config(cfg):
+    """The configuration alone (every bound, any size: nothing is built)."""
+    from livn.workflows import get
+
+    verdict, fields = oracle(cfg)  # above 200 cells: ANY (the memory bound may refuse)
+    names = suspects(fields, cfg) + ["candidate pairs", "memory"]
+    job, error = outcome(lambda: get("generate_2d", cfg), surface="generate_2d config (Python)",
+                         verdict=verdict, suspects=names)
+    if error is None:
+        assert sum(job.config.population_counts().values()) == expected_cells(cfg)
+
+
 @settings(max_examples=budget(80))
-@given(cfg=culture_configs(), out=output_keys)
+@given(cfg=culture_configs(small=True), out=output_keys)
 @example(cfg={"total_cells": 5, "area": "disk", "area_kwargs": {"radius": "abc"}}, out="job")
 @example(cfg={"total_cells": 5, "area_kwargs": {"x_range": [-1e308, 1e308]}}, out="job")
 @example(cfg={"total_cells": 5, "area": "os.getcwd"}, out="job")

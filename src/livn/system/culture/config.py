@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -15,6 +16,9 @@ from livn.system.culture.placement import MAX_COORDINATE, check_area_kwargs, res
 MAX_CELLS = 1_000_000
 #: Most synapses a generated culture may have (~40 bytes each while building and writing).
 MAX_EDGES = 200_000_000
+#: Bytes the build keeps per candidate (pre, post) pair within cutoff · sigma (indices,
+#: distance, kernel weight, draws; measured ~20 for a 10,000-cell culture).
+BYTES_PER_PAIR = 24
 #: Smallest kernel width σ, µm (the kernel is evaluated in float32, where a smaller σ² is 0).
 MIN_SIGMA = 1e-3
 
@@ -178,7 +182,34 @@ class CultureConfig(BaseModel):
                         )
         name, fn = resolve_area(self.area)
         check_area_kwargs(name, fn, self.area_kwargs)
+        pairs = self.candidate_pairs()
+        if pairs is not None:  # custom areas are checked when built (connectivity.connect)
+            from livn import limits
+
+            radius = self.connectivity.cutoff * self.connectivity.sigma
+            limits.check_memory(
+                pairs * BYTES_PER_PAIR,
+                f"generating this culture (~{pairs:,.0f} candidate pairs within cutoff·sigma = "
+                f"{radius:g} µm)",
+                "Generate fewer cells, or lower connectivity.sigma or connectivity.cutoff",
+            )
         return self
+
+    def candidate_pairs(self) -> float | None:
+        """Expected (pre, post) pairs within ``cutoff · sigma`` of each other, over every
+        projection, for the built-in areas (cells spread uniformly; edges of the area ignored,
+        so an overestimate); ``None`` for a custom area. The build keeps ~``BYTES_PER_PAIR``
+        bytes per candidate pair."""
+        from livn.system.culture.placement import area_size
+
+        area = area_size(resolve_area(self.area)[0], self.area_kwargs)
+        if area is None:
+            return None
+        r = self.connectivity.cutoff * self.connectivity.sigma
+        fraction = min(1.0, math.pi * r * r / area) if area > 0 else 1.0
+        counts = self.population_counts()
+        return sum(counts[post] * counts[pre] * fraction for pre in self.populations
+                   for post in self.populations if self.degree(pre, post) > 0)  # fmt: skip
 
     def population_counts(self) -> dict[str, int]:
         """Cells per population; ratios use largest-remainder rounding to ``total_cells``."""

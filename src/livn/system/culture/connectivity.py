@@ -75,6 +75,25 @@ def connection_scale(w: np.ndarray, target: float) -> float:
     return hi
 
 
+def _check_memory(post_xy: np.ndarray, pre_xy: np.ndarray, radius: float, label: str) -> None:
+    """Refuse a projection whose candidate pairs would not fit the memory budget, counted on
+    up to 4,096 post cells spread over the population (no random draw: the result of the
+    build does not change)."""
+    from livn import limits
+    from livn.system.culture.config import BYTES_PER_PAIR
+
+    if len(post_xy) == 0 or len(pre_xy) == 0:
+        return
+    k = min(len(post_xy), 4096)
+    sample = post_xy[np.linspace(0, len(post_xy) - 1, k).astype(np.int64)]
+    pairs = cKDTree(sample).count_neighbors(cKDTree(pre_xy), radius) * len(post_xy) / k
+    limits.check_memory(
+        pairs * BYTES_PER_PAIR,
+        f"projection {label} (~{pairs:,.0f} candidate pairs within cutoff·sigma = {radius:g} µm)",
+        "Generate fewer cells, or lower connectivity.sigma or connectivity.cutoff",
+    )
+
+
 def connect(
     post_xy: np.ndarray,
     pre_xy: np.ndarray,
@@ -100,6 +119,7 @@ def connect(
         ``(post, pre)`` local indices of the edges, sorted by post then pre.
     """
     exclude = same_population and not allow_self_connections
+    _check_memory(post_xy, pre_xy, cutoff * sigma, label)
     post, pre, dist = candidate_pairs(post_xy, pre_xy, cutoff * sigma, exclude)
     target = mean_degree * len(post_xy)
     if target > len(post) + 1e-9:

@@ -148,6 +148,17 @@ def check_area_kwargs(name: str, fn: PlacementFn, kwargs: dict[str, Any]) -> Non
               kwargs.get("inner_radius", 0.0))  # fmt: skip
 
 
+def area_size(name: str, kwargs: dict[str, Any]) -> float | None:
+    """Surface (µm²) of a built-in area, or None for custom areas."""
+    if name == "rectangle":
+        (x0, x1), (y0, y1) = (kwargs.get(k, (0.0, 4000.0)) for k in ("x_range", "y_range"))
+        return (float(x1) - float(x0)) * (float(y1) - float(y0))
+    if name == "disk":
+        r, ir = float(kwargs.get("radius", 500.0)), float(kwargs.get("inner_radius", 0.0))
+        return float(np.pi * (r * r - ir * ir))
+    return None
+
+
 def area_bounds(name: str, kwargs: dict[str, Any]) -> tuple[list[float], list[float]] | None:
     """``(lower, upper)`` xy corners of a built-in area, or None for custom areas."""
     if name == "rectangle":
