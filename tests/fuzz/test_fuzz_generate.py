@@ -273,7 +273,7 @@ def test_generate_2d_config(cfg):
     from livn.workflows import get
 
     verdict, fields = oracle(cfg)  # above 200 cells: ANY (the memory bound may refuse)
-    names = suspects(fields, cfg) + ["candidate pairs", "memory"]
+    names = [*suspects(fields, cfg), "candidate pairs", "memory"]
     job, error = outcome(lambda: get("generate_2d", cfg), surface="generate_2d config (Python)",
                          verdict=verdict, suspects=names)
     if error is None:
