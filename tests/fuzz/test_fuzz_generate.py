@@ -375,6 +375,7 @@ def mea_verdict(flags: list[str]) -> tuple[str, list[str]]:
 @given(case=generate_argv(), out=launchable_output_keys)
 @example(case=(["total_cells=20"], ["--launch", "--mea", "--pitch", "nan"]), out="job")
 @example(case=(["total_cells=20"], ["--launch", "--mea", "--pitch", "abc"]), out="job")
+@example(case=(["total_cells=2", "=1"], ["--launch", "--mea", "--z", "-inf"]), out="job")
 @example(case=(["total_cells=20", "area_kwargs.x_range=[0, 1e300]"],
                ["--launch", "--mea", "--pitch", "1"]), out="job")
 def test_generate_2d_cli(fuzz_base, tiny_system, case, out):
@@ -397,6 +398,7 @@ def test_generate_2d_cli(fuzz_base, tiny_system, case, out):
                 mv = ANY  # a disk's or custom area's MEA is fitted to the cells
             verdict = worst(verdict, fields["output_directory"], mv)
             names = suspects(fields, cfg) + output_suspects(out, path) + mnames
+        names += ["--pitch", "--z", "--radius", *flags[2:]]  # argparse reads the flags first
         before = box.snapshot()
         code, stdout, stderr = run_cli(["systems", "generate_2d", *argv, *flags], timeout=60)
         refused = check_cli(code, stdout, stderr, surface="generate_2d CLI", verdict=verdict,
