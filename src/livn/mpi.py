@@ -243,6 +243,10 @@ def collective(fn: Callable[[], T], comm: Any | None = None) -> T:
 
 
 # ---------------------------------------------------------------------------- ending a job
+#: Seconds between printing a rank's error and ``MPI_Abort`` (see :func:`abort`).
+ABORT_GRACE_S = 0.5
+
+
 def abort(code: int = 1) -> NoReturn:
     """End every rank of the job now (``MPI.COMM_WORLD.Abort(code)``); flushes output first."""
     for stream in (sys.stdout, sys.stderr):
@@ -250,6 +254,10 @@ def abort(code: int = 1) -> NoReturn:
             stream.flush()
         except Exception:  # pragma: no cover - a closed stream
             pass
+    # MPI_Abort tears the job down at once; mpiexec forwards a rank's output through its proxy
+    # process, which may be killed before it has passed the message on (seen under load: the
+    # job ended with status 1 and no message). A short pause lets the message through.
+    time.sleep(ABORT_GRACE_S)
     _world().Abort(code)
     os._exit(code)  # pragma: no cover - Abort does not return
 
