@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -394,9 +394,15 @@ class Decoding:
     Args:
         duration: Length of the run the decoding reads, ms (> 0).
 
+    Attributes:
+        needs: What the Env must record for this decoding (``"spikes"``, ``"voltage"``,
+            ``"membrane_current"``); jobs check it against their ``record`` before running.
+
     Raises:
         ConfigError: For a non-positive or non-numeric ``duration``.
     """
+
+    needs: ClassVar[tuple[str, ...]] = ()
 
     duration: float
 
@@ -477,6 +483,7 @@ class MeanFiringRate(Decoding):
         ``[N]`` rates in Hz, ``N`` the number of cells (of the population).
     """
 
+    needs: ClassVar[tuple[str, ...]] = ("spikes",)
     population: str | None = None
 
     def __post_init__(self) -> None:
@@ -509,6 +516,7 @@ class ChannelRecording(Decoding):
         :class:`ChannelSpikes`; ``counts``/``rates`` are ``[n_channels]`` in the MEA's order.
     """
 
+    needs: ClassVar[tuple[str, ...]] = ("spikes",)
     output_radius: float | None = None
 
     def __post_init__(self) -> None:
@@ -555,6 +563,7 @@ class CultureStatistics(Decoding):
         :class:`CultureStats`.
     """
 
+    needs: ClassVar[tuple[str, ...]] = ("spikes",)
     bin_ms: float = 10.0
     min_fraction: float = 0.25
     rate_factor: float = 2.0

@@ -151,6 +151,9 @@ def oracle(cfg: dict[str, Any], tiny: str) -> tuple[str, dict[str, str]]:
     rec = get("record")
     v["record"] = OK if rec is None or (isinstance(rec, list) and rec and all(
         isinstance(r, str) and r in RECORDINGS for r in rec)) else BAD
+    if v["record"] == OK and v["decoding"] == OK and "Raw" not in dec and rec is not None and (
+            "spikes" not in rec):
+        v["record"] = BAD  # the decoding reads spikes: every sample would fail
     npw = get("nprocs_per_worker", 1)
     v["nprocs_per_worker"] = OK if is_int(npw) and 1 <= npw <= 4096 else BAD
     ex = get("executor", "auto")
@@ -327,5 +330,7 @@ def small_launches(draw) -> list[str]:
 @example(argv=["system=EI1", "duration=20", "samples=2", "decoding=MeanFiringRate"], out="job")
 @example(argv=["system=EI1", "duration=20", "samples=1", "decoding=MeanFiringRate"],
          out="/proc/livn-fuzz/job")
+@example(argv=["system=EI1", "duration=20", "samples=1", "decoding=MeanFiringRate", "noise=false",
+               'record=["voltage"]'], out="job")  # was accepted: every sample failed
 def test_sample_cli_launch(fuzz_base, tiny_system, argv, out):
     _cli_case(fuzz_base, tiny_system, argv, out, "launch")

@@ -354,6 +354,12 @@ class Sample:
                     f"{kind} {name!r} is not an {kind}: its instances must be callable as "
                     f"({args})."
                 )
+        missing = [r for r in getattr(made["decoding"][0], "needs", ()) if r not in record]
+        if missing:  # e.g. MeanFiringRate with record=["voltage"]: every sample would fail
+            raise ConfigError(
+                f"decoding {c.decoding!r} needs {', '.join(missing)} recorded; record="
+                f"{record} lacks it. Add it to record (or leave record out)."
+            )
         return {
             "workflow": "sample",
             "format": shards.FORMAT,
