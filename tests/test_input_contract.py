@@ -535,3 +535,17 @@ def test_limits_doc_lists_the_bounds():
                    "65,536"):  # fmt: skip
         assert needle in doc, needle
 
+
+
+def test_numpy_scalars_in_python_configs_follow_the_same_rules(workdir):
+    from livn.workflows.sample import Sample
+
+    config = Sample({"samples": np.int64(3), "duration": np.float32(20.0),
+                     "noise": np.bool_(False)}).config  # fmt: skip
+    assert (config.samples, config.duration, config.noise) == (3, 20.0, False)
+    assert type(config.samples) is int and type(config.noise) is bool
+    for bad in (np.float64(3.0), np.bool_(True)):
+        with pytest.raises(ConfigError, match=r"'samples'.*must be an integer"):
+            Sample({"samples": bad})
+    with pytest.raises(ConfigError, match=r"'duration'.*finite"):
+        Sample({"duration": np.float64("nan")})

@@ -6,18 +6,35 @@ import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from livn.errors import ConfigError, did_you_mean
 
 M = TypeVar("M", bound=BaseModel)
 
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars as the Python values they hold (``np.int64(3)`` → ``3``), so a config
+    built from arrays passes the same strict checks as one typed by hand; a NumPy integer is
+    still not a float and a NumPy bool still not a count."""
+    import numpy as np
+
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
 #: A count: an int, never a float (``1e12``, ``3.0``), a boolean or a string.
-Count = Annotated[int, Field(strict=True)]
+Count = Annotated[int, BeforeValidator(_plain), Field(strict=True)]
 #: A finite real number: an int or a float, never NaN/±inf, a boolean or a string.
-Real = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Real = Annotated[float, BeforeValidator(_plain), Field(strict=True, allow_inf_nan=False)]
 #: A boolean: ``true``/``false`` only (not 0/1, not ``"yes"``).
-Flag = Annotated[bool, Field(strict=True)]
+Flag = Annotated[bool, BeforeValidator(_plain), Field(strict=True)]
 
 #: Clearer wording for pydantic's type errors (the input contract of :mod:`livn.limits`).
 _MESSAGES = {
