@@ -97,6 +97,9 @@ def format_errors(model: type[BaseModel], error: ValidationError, what: str) -> 
             )
         else:
             msg = _MESSAGES.get(err["type"], err["msg"].removeprefix("Value error, "))
+            value = err.get("input")
+            if isinstance(value, float) and value != value:  # NaN fails every comparison
+                msg = _MESSAGES["finite_number"]
             if err["type"] == "value_error" and not loc:
                 lines.append(msg)
             else:
