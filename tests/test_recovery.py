@@ -386,3 +386,27 @@ def test_merge_killed_at_every_step_of_the_swap_recovers(tmp_path):
         assert not [p for p in out.iterdir() if p.name.endswith(".tmp")], k
         assert user.read_text() == "user"
     assert steps == 7  # card out, record, old config out, two configs in, record, card in
+
+
+def test_without_working_locks_only_stale_temp_files_are_cleaned(tmp_path, monkeypatch):
+    """NFS/Lustre: flock may fail with EBADF/ENOSYS; a fresh temp file may belong to a live
+    writer on another node and is kept; one untouched for STALE_S is removed."""
+    import errno
+    import os
+    import time
+
+    from livn import _fs
+
+    fresh = tmp_path / ".sample_000001.npz.abc123.tmp"
+    old = tmp_path / ".sample_000002.npz.def456.tmp"
+    for p in (fresh, old):
+        p.write_bytes(b"partial")
+    past = time.time() - _fs.STALE_S - 60
+    os.utime(old, (past, past))
+
+    def no_locks(fd, op):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(_fs.fcntl, "flock", no_locks)
+    assert _fs.clean_temp(tmp_path, lambda name: name.startswith("sample_")) == 1
+    assert fresh.exists() and not old.exists()

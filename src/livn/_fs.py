@@ -235,19 +235,46 @@ def clean_temp(directory: str | os.PathLike, names: Collection[str] | Callable[[
         The number of files removed.
     """
     n = 0
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
     for path in temp_files(directory, names):
+        try:  # read-write: NFS emulates flock with fcntl locks, which need a writable file
+            fd = os.open(path, os.O_RDWR | nofollow)
+        except OSError:
+            try:
+                fd = os.open(path, os.O_RDONLY | nofollow)
+            except OSError:  # gone already (renamed by its writer), or not ours to open
+                continue
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:  # gone already (renamed by its writer), or not ours to open
-            continue
-        try:
-            if _lock_fd(fd, blocking=False):
+            if _abandoned(fd):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
                     n += 1
         finally:
             os.close(fd)
     return n
+
+
+#: Where locks cannot be taken, a temporary file untouched for this long (s) is abandoned.
+STALE_S = 3600.0
+
+
+def _abandoned(fd: int) -> bool:
+    """True when no live writer holds the temporary file ``fd``: its lock can be taken, or —
+    where locks are unavailable or fail in an unexpected way (NFS, Lustre without flock) — it
+    has not been modified for :data:`STALE_S` seconds. When in doubt, the file is kept."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError as e:
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return False  # a live writer holds it
+    import time
+
+    try:
+        return time.time() - os.fstat(fd).st_mtime > STALE_S
+    except OSError:  # pragma: no cover
+        return False
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
