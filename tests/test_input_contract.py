@@ -443,7 +443,8 @@ def test_sweep_duration_and_memory_bounds(capsys, workdir, monkeypatch):
     assert code == 0  # allowed large: estimates only
     monkeypatch.setenv(limits.MEMORY_VAR, "1GB")
     code, _, err = cli(capsys, "batch", str(path))
-    assert code == 2 and "one 1e+07 ms stimulus of 10 cells needs about" in err
+    assert code == 2 and "one 1e+07 ms stimulus of 10 cells (electrode currents" in err
+    assert "needs about" in err
     assert not (workdir / "big_out").exists()
 
 
@@ -549,3 +550,48 @@ def test_numpy_scalars_in_python_configs_follow_the_same_rules(workdir):
             Sample({"samples": bad})
     with pytest.raises(ConfigError, match=r"'duration'.*finite"):
         Sample({"duration": np.float64("nan")})
+
+
+def test_processes_overrides_are_checked_before_anything_is_written(capsys, workdir):
+    from livn.workflows.sample import Sample
+
+    path = _sweep(workdir, reps="1", small=True)
+    for bad in ("0", "100000"):
+        code, out, err = cli(capsys, "batch", str(path), "--processes", bad)
+        assert code == 2 and "processes" in err, err
+        assert "Starting batch" not in out
+        assert not (workdir / "big_out").exists()
+    job = Sample({"system": "EI1", "duration": 20, "samples": 1, "output_directory": "./job"})
+    for bad in (0, 10**6, 1.5):
+        with pytest.raises(ConfigError, match="processes"):
+            job.launch(processes=bad)
+    assert not (workdir / "job").exists()
+
+
+def test_a_foreign_or_other_checkpoint_is_refused_by_the_dry_run(capsys, workdir):
+    path = _sweep(workdir, reps="1", small=True)
+    (workdir / "big_out").mkdir()
+    (workdir / "big_out" / "checkpoint.json").write_text("not json", "utf-8")
+    code, _, err = cli(capsys, "batch", str(path), "--dry-run")
+    assert code == 2 and "is not a livn batch checkpoint" in err
+    assert (workdir / "big_out" / "checkpoint.json").read_text("utf-8") == "not json"
+    (workdir / "big_out" / "checkpoint.json").write_text('{"config_hash": "x"}', "utf-8")
+    code, _, err = cli(capsys, "batch", str(path), "--dry-run")
+    assert code == 2 and "holds a different batch" in err
+
+
+def test_checking_a_very_long_pulse_train_takes_little_memory(workdir):
+    """5·10⁷ ms at one pulse per 0.5 ms is 10⁸ onsets: listing them (8 bytes each, several
+    arrays) needs GBs; the check samples them arithmetically. Run under a 1 GiB address-space
+    limit so a regression fails with MemoryError instead of slowing the machine."""
+    code = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))\n"
+        "from livn.io import MEA\n"
+        "from livn.workflows.sweeps.patterns import get_pattern\n"
+        "p = get_pattern('moving_gaussian').check(MEA(), 5e7, {'period_ms': 0.5, "
+        "'pulse_ms': 0.1, 'dt': 0.05})\n"
+        "print('ok', p['period_ms'])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "ok 0.5" in r.stdout, r.stderr[-2000:]

@@ -238,6 +238,12 @@ class ElectrodePulses(Encoding):
 
     def onsets(self, duration: float) -> np.ndarray:
         """``[P]`` int row index at which each pulse starts in a run of ``duration`` ms."""
+        first, period, count = self.onset_grid(duration)
+        return first + period * np.arange(count, dtype=np.int64)
+
+    def onset_grid(self, duration: float) -> tuple[int, int, int]:
+        """``(first, period, count)`` in rows: pulse ``k`` starts at row ``first + k·period``
+        (computed without listing the onsets, so a very long run costs nothing)."""
         rows = self.num_rows(duration)
         first = self._steps(self.onset_ms, "onset_ms")
         width = self.pulse_steps
@@ -254,7 +260,7 @@ class ElectrodePulses(Encoding):
                 f"a run of {float(duration):g} ms ({n_fit} fit); lengthen the run, move the onset "
                 "or give fewer pulses."
             )
-        return first + period * np.arange(count, dtype=np.int64)
+        return first, period, count
 
     # ------------------------------------------------------------------ currents
     def channel_inputs(

@@ -56,6 +56,7 @@ __all__ = [
     "check_disk",
     "check_memory",
     "check_units",
+    "cores",
     "finite_array",
     "float32",
     "free_bytes",
@@ -64,6 +65,7 @@ __all__ = [
     "memory_budget",
     "number",
     "parse_bytes",
+    "processes",
     "run_bytes",
     "seed",
     "steps",
@@ -218,6 +220,27 @@ def finite_array(array: Any, name: str, float32: bool = False) -> None:
             f"{name} contains {bad} NaN or infinite value(s){beyond}; every value must be "
             f"finite{' in float32' if float32 else ''}."
         )
+
+
+def cores() -> int:
+    """Cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)  # pragma: no cover - not Linux
+
+
+def processes(value: Any, name: str = "processes") -> int | None:
+    """Local worker processes: ``None`` (all cores) or an integer in 1 … 4 per core."""
+    if value is None:
+        return None
+    most = 4 * cores()
+    n = integer(value, name, 1)
+    if n > most:
+        raise ConfigError(
+            f"{name} must be at most {most} (4 per core on this machine); got {n}. More local "
+            "worker processes only oversubscribe the cores and multiply memory use."
+        )
+    return n
 
 
 def steps(duration: float, dt: float, name: str = "duration", fix: str | None = None) -> int:

@@ -16,14 +16,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                             allow_large=True if args.allow_large else None)  # fmt: skip
     kind = resolve_executor(args.executor)
     if args.dry_run:
-        workers = args.processes
-        if kind == "serial":
-            workers = 1
-        elif kind == "mpi":
-            from livn.workflows.executors import mpi_world_size
-
-            workers = max(1, mpi_world_size() - 1)
-        batch.dry_run(processes=workers)
+        batch.dry_run(processes=args.processes, resume=args.resume, executor=kind)
         return 0
     controller = True
     if kind == "mpi":

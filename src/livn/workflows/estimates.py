@@ -15,8 +15,6 @@ recorded, voltage and membrane current of every recorded cell every ``record_dt`
 
 from __future__ import annotations
 
-import os
-
 __all__ = [
     "SECONDS_PER_CELL_SECOND",
     "STARTUP_S",
@@ -24,6 +22,7 @@ __all__ = [
     "recording_bytes",
     "run_seconds",
     "worker_count",
+    "workers",
 ]
 
 #: Wall seconds per cell per simulated second on one core, by model name.
@@ -51,8 +50,23 @@ def recording_bytes(n_cells: int, duration_ms: float, record_dt: float, traces: 
 
 def worker_count(units: int, processes: int | None) -> int:
     """Worker processes a local launch of ``units`` uses."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(max(units, 1), processes or cores or 1))
+    from livn.limits import cores
+
+    return max(1, min(max(units, 1), processes or cores()))
+
+
+def workers(executor: str, units: int, processes: int | None = None,
+            nprocs_per_worker: int = 1) -> int:  # fmt: skip
+    """Simulation workers a launch on ``executor`` (``local``, ``serial``, ``mpi``; resolved,
+    not ``auto``) uses: 1 serially, the MPI worker groups under ``mpiexec``, else
+    :func:`worker_count`."""
+    if executor == "serial":
+        return 1
+    if executor == "mpi":
+        from livn.workflows.executors import mpi_world_size
+
+        return max(1, min(max(units, 1), (mpi_world_size() - 1) // max(1, nprocs_per_worker)))
+    return worker_count(units, processes)
 
 
 def human_time(s: float) -> str:

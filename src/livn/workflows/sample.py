@@ -24,6 +24,7 @@ job. A directory holding a different job is refused.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -179,13 +180,10 @@ class SampleConfig(BaseModel):
     @field_validator("processes")
     @classmethod
     def _processes(cls, value: int | None) -> int | None:
-        most = max_processes()
-        if value is not None and value > most:
-            raise ValueError(
-                f"at most {most} local worker processes (4 per core on this machine); more only "
-                "oversubscribe the cores and multiply memory use"
-            )
-        return value
+        try:
+            return limits.processes(value)
+        except ConfigError as e:
+            raise ValueError(str(e).removeprefix("processes ")) from None
 
     @model_validator(mode="after")
     def _task(self) -> SampleConfig:
@@ -204,9 +202,8 @@ class SampleConfig(BaseModel):
 
 
 def max_processes() -> int:
-    """Most local worker processes a job may ask for: 4 per core of this machine."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return 4 * (cores or 1)
+    """Most local worker processes a job may ask for: 4 per core (:func:`livn.limits.processes`)."""
+    return 4 * limits.cores()
 
 
 def resolve_class(path: str, kind: str) -> type:
@@ -461,14 +458,9 @@ class Sample:
         disk = per_sample * len(todo)
         limits.check_disk(disk, out, f"{what}, {len(todo):,} to run,",
                           "Lower samples or duration, record less", c.allow_large)  # fmt: skip
-        kind = resolve_executor(c.executor)
-        if kind == "serial":
-            processes = 1
-        elif kind == "mpi":
-            from livn.workflows.executors import mpi_world_size
-
-            processes = max(1, (mpi_world_size() - 1) // c.nprocs_per_worker)
-        workers = estimates.worker_count(len(todo), processes or c.processes)
+        processes = limits.processes(processes, "processes (launch override)")
+        workers = estimates.workers(resolve_executor(c.executor), len(todo),
+                                    processes or c.processes, c.nprocs_per_worker)  # fmt: skip
         seconds = (estimates.STARTUP_S if todo else 0.0) + len(todo) * estimates.run_seconds(
             getattr(model, "name", None), n_cells, c.duration
         ) / workers
@@ -515,10 +507,10 @@ class Sample:
         )
         return plan
 
-    def _prepare(self) -> dict[str, Any]:
+    def _prepare(self, processes: int | None = None) -> dict[str, Any]:
         """:meth:`plan`, then write ``config.json``; the context sent to the workers (with the
         indices to run under ``"todo"``)."""
-        plan = self.plan()
+        plan = self.plan(processes)
         out = self.output_directory
         _fs.write_json(out / CONFIG_FILE, plan["resolved"])
         shards.clean_partial(out / SAMPLES_DIR, "sample")
@@ -554,7 +546,8 @@ class Sample:
         rank = mpi.rank() if kind == "mpi" else 0
         # Rank 0 validates and writes config.json; every rank gets the context, or raises the
         # error rank 0 raised (no rank is left waiting).
-        context = mpi.root_then_bcast(self._prepare) if kind == "mpi" else self._prepare()
+        prepare = functools.partial(self._prepare, processes)
+        context = mpi.root_then_bcast(prepare) if kind == "mpi" else prepare()
         if rank == 0 and ready is not None:
             ready(context)
         todo = [(i, f"sample_{i:06d}", {}) for i in context.pop("todo")]

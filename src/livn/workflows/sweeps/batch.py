@@ -34,11 +34,14 @@ from livn.workflows.executors import Report, resolve_executor, run_units
 from livn.workflows.outputs import check_output_directory
 from livn.workflows.sweeps.config import BatchConfig, load_config
 from livn.workflows.sweeps.expand import StimulusSpec, count, expand, iter_stimuli
+from livn.workflows.sweeps.patterns.base import TIMING
 from livn.workflows.sweeps.run import RESPONSES_DIR
 
 __all__ = ["Batch"]
 
 CHECKPOINT = "checkpoint.json"
+#: Default electrode-current row length of the patterns, ms.
+DT = TIMING["dt"]
 #: How a user skips a batch's size bounds.
 OVERRIDE = "pass --allow-large (batch.allow_large: true)"
 #: Sweeps with at most this many parameter combinations have every combination checked.
@@ -168,18 +171,28 @@ class Batch:
                     ) from None
 
     # ------------------------------------------------------------------ plan / dry run
-    def plan(self, processes: int | None = None) -> dict[str, Any]:
+    def plan(self, processes: int | None = None, resume: str | Path | None = None,
+             executor: str = "auto") -> dict[str, Any]:  # fmt: skip
         """Validate the whole batch and estimate its cost; writes nothing, enumerates nothing.
 
-        Checks the output directory (:func:`~livn.workflows.outputs.check_output_directory`),
-        the system (every file read), the model, each sweep's parameters
-        (:meth:`validate_stimuli`), the duration against the model's step, and the bounds of
-        :mod:`livn.limits`: stimuli per batch, memory of one stimulus (and, for
-        ``save_format: pytorch``, of the whole results file, which is built in memory), and
-        disk. ``batch.allow_large`` skips the overridable bounds.
+        Checks, in order: the output directory
+        (:func:`~livn.workflows.outputs.check_output_directory`) and the batch already there
+        (its ``checkpoint.json`` must be this batch's, and then ``resume`` must name it), the
+        executor arguments, the system (every file read), the model, the duration against the
+        model's step, the bounds of :mod:`livn.limits` — stimuli per batch, memory of one
+        stimulus (and, for ``save_format: pytorch``, of the whole results file, which is built
+        in memory), disk for the stimuli still to run — the device, and last each sweep's
+        parameters (:meth:`validate_stimuli`). ``batch.allow_large`` skips the overridable
+        bounds.
+
+        Args:
+            processes: Local worker processes of the launch (default all cores).
+            resume: ``<output_dir>/checkpoint.json`` when resuming.
+            executor: Where the stimuli would run (for the time estimate).
 
         Returns:
-            ``{"num_stimuli", "num_cells", "model", "estimated_seconds", "estimated_bytes",
+            ``{"num_stimuli", "done", "num_cells", "num_channels", "model", "mea",
+            "checkpoint" (the one there, or None), "estimated_seconds", "estimated_bytes",
             "memory_per_stimulus", "workers", "output_dir"}``.
         """
         from livn import limits
@@ -190,24 +203,34 @@ class Batch:
         n = self.num_stimuli
         what = f"batch '{self.config.metadata.batch_name}'"
         ov = OVERRIDE
-        check_output_directory(self.output_dir, CHECKPOINT)  # as a launch would, writing nothing
+        out = check_output_directory(self.output_dir, CHECKPOINT)  # as a launch would
+        checkpoint = self._existing(out / CHECKPOINT, resume)
+        processes = limits.processes(processes)
+        kind = resolve_executor(executor)
         limits.check_units(n, what, "stimuli", "Sweep fewer values or repetitions", big, ov)
         mea, n_cells = self._mea_and_cells()
-        self._checked = (mea, n_cells)
         model = self._model()
         dt, record_dt = float(model.dt), float(model.record_dt)
         n_steps = limits.steps(base.duration, dt, "base_config.duration",
                                "Lower base_config.duration")  # fmt: skip
-        self.validate_stimuli(mea)
         si = b.save_intermediates
-        stim_dt = min((float(v) for sw in b.stimuli for v in sw.parameters.get("dt", [0.05])),
-                      default=0.05)  # fmt: skip
+        stim_dt = DT
+        for k, sw in enumerate(b.stimuli):  # the electrode-current rows of each dt, first
+            for v in sw.parameters.get("dt", [DT]):
+                if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
+                    if base.duration / v > limits.MAX_STEPS:
+                        raise ConfigError(
+                            f"batch.stimuli[{k}].parameters.dt={v!r}: a {base.duration:g} ms run "
+                            f"is {base.duration / v:.3g} rows of electrode current; at most "
+                            f"{limits.MAX_STEPS:,}. Use a larger dt."
+                        )
+                    stim_dt = min(stim_dt, float(v))
         stim_bytes = (base.duration / stim_dt) * mea.num_channels * 4.0
         dense = max(1, math.ceil(base.duration)) * n_cells if b.save_format != "dataset" else 0
         memory = limits.run_bytes(n_cells, n_steps, dt, record_dt, si, si) + 2 * stim_bytes + dense
         limits.check_memory(
-            memory, f"one {base.duration:g} ms stimulus of {n_cells:,} cells"
-            f"{' with intermediates' if si else ''}",
+            memory, f"one {base.duration:g} ms stimulus of {n_cells:,} cells (electrode currents "
+            f"every dt = {stim_dt:g} ms){' with intermediates' if si else ''}",
             "Shorten base_config.duration" + (" or drop save_intermediates" if si else ""), big, ov,
         )  # fmt: skip
         record = estimates.recording_bytes(n_cells, base.duration, record_dt, 2 if si else 0)
@@ -218,19 +241,69 @@ class Batch:
                 "Use save_format: hdf5 or dataset (written stimulus by stimulus), or sweep "
                 "fewer stimuli", big, ov,
             )  # fmt: skip
-        disk = n * (2 * record + dense)  # shards + the final file
-        limits.check_disk(disk, self.output_dir, what, "Sweep fewer stimuli or shorten duration",
-                          big, ov)  # fmt: skip
-        workers = estimates.worker_count(n, processes)
+        done = len(shards.shard_indices(out / RESPONSES_DIR, "stim"))
+        todo = max(0, n - done)
+        disk = todo * 2 * record + n * dense  # new shards + the final file (rebuilt whole)
+        limits.check_disk(disk, out, what, "Sweep fewer stimuli or shorten duration", big, ov)
+        if base.device == "cuda":
+            from livn.workflows.sweeps.run import _device
+
+            with _device("cuda"):
+                pass
+        self.validate_stimuli(mea)
+        workers = estimates.workers(kind, todo, processes)
         per = estimates.run_seconds(getattr(model, "name", None), n_cells, base.duration)
-        return {"num_stimuli": n, "num_cells": n_cells, "num_channels": int(mea.num_channels),
+        return {"num_stimuli": n, "done": done, "num_cells": n_cells,
+                "num_channels": int(mea.num_channels), "mea": mea, "checkpoint": checkpoint,
                 "model": getattr(model, "name", type(model).__name__),
-                "estimated_seconds": estimates.STARTUP_S + n * per / workers,
+                "estimated_seconds": (estimates.STARTUP_S if todo else 0.0) + todo * per / workers,
                 "seconds_per_stimulus": per, "estimated_bytes": disk,
                 "memory_per_stimulus": memory, "workers": workers,
-                "output_dir": str(self.output_dir)}  # fmt: skip
+                "output_dir": str(out)}  # fmt: skip
 
-    def dry_run(self, stream: IO[str] | None = None, processes: int | None = None) -> dict:
+    def _existing(self, path: Path, resume: str | Path | None) -> dict | None:
+        """The checkpoint of this batch at ``path`` (None for a new batch), or ConfigError: a
+        foreign or unreadable file, a different batch, this batch without ``resume``, or a
+        ``resume`` that names another file or nothing."""
+        if resume is not None:
+            resume = Path(resume).expanduser().resolve()
+            if resume != path:
+                raise ConfigError(
+                    f"--resume {resume} is not this batch's checkpoint ({path}); pass "
+                    "<output_dir>/checkpoint.json of the batch, or --output to point at it."
+                )
+            if not path.is_file():
+                raise ConfigError(
+                    f"nothing to resume: {path} does not exist. Run without --resume."
+                )
+        if not path.is_file():
+            return None
+        try:
+            checkpoint = json.loads(path.read_text("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(
+                f"{path} exists but is not a livn batch checkpoint ({type(e).__name__}: {e}); "
+                "livn does not overwrite it. Choose another output_dir (or --output)."
+            ) from None
+        if not isinstance(checkpoint, dict) or "config_hash" not in checkpoint:
+            raise ConfigError(
+                f"{path} is not a livn batch checkpoint (no config_hash); livn does not "
+                "overwrite it. Choose another output_dir (or --output)."
+            )
+        if checkpoint.get("config_hash") != self.config_hash():
+            raise ConfigError(
+                f"{path.parent} holds a different batch ({checkpoint.get('batch_id')}); choose "
+                "another output_dir (or --output), or delete that batch if you no longer need it."
+            )
+        if resume is None:
+            raise ConfigError(
+                f"{path.parent} already holds this batch ({len(checkpoint.get('completed', []))}/"
+                f"{self.num_stimuli} done). Resume it with --resume {path}."
+            )
+        return checkpoint
+
+    def dry_run(self, stream: IO[str] | None = None, processes: int | None = None,
+                resume: str | Path | None = None, executor: str = "auto") -> dict:  # fmt: skip
         """Print what :meth:`run` would do and an estimate of time and disk; write nothing.
 
         The count and the estimates are arithmetic: a sweep of 10⁹ stimuli answers at once.
@@ -256,7 +329,7 @@ class Batch:
             p(f"  {s.key} {s.stimulus_id}: {json.dumps(s.swept)} rep={s.rep} seed={s.seed}")
         p(f"Output directory: {self.output_dir} ({b.save_format})")
         try:
-            plan = self.plan(processes)
+            plan = self.plan(processes, resume, executor)
         except SizeLimitError as e:
             p(f"Would be refused at launch: {e}")
             return {"num_stimuli": self.num_stimuli, "refused": str(e),
@@ -296,9 +369,9 @@ class Batch:
 
             rank = mpi.rank()
             # rank 0 prepares; every rank gets the result, or raises the error rank 0 raised
-            prepared = mpi.root_then_bcast(lambda: self._prepare(resume))
+            prepared = mpi.root_then_bcast(lambda: self._prepare(resume, processes, kind))
         else:
-            prepared = self._prepare(resume)
+            prepared = self._prepare(resume, processes, kind)
         context, checkpoint, todo, mea_cells = prepared
         stream = stream or sys.stdout
         if rank == 0:
@@ -329,40 +402,14 @@ class Batch:
         self._finalise(checkpoint, *mea_cells)
         return report
 
-    def _prepare(self, resume: str | Path | None):
-        from livn.workflows.sweeps.run import _device
-
-        self.plan()
-        mea, n_cells = self._checked
-        if self.config.base_config.device == "cuda":
-            with _device("cuda"):
-                pass
-        out = check_output_directory(self.output_dir, CHECKPOINT)
+    def _prepare(self, resume: str | Path | None, processes: int | None = None,
+                 executor: str = "auto"):  # fmt: skip
+        plan = self.plan(processes, resume, executor)
+        mea, n_cells = plan["mea"], plan["num_cells"]
+        out = Path(plan["output_dir"])
         path = out / CHECKPOINT
-        digest = self.config_hash()
-        if resume is not None:
-            resume = Path(resume).expanduser().resolve()
-            if resume != path:
-                raise ConfigError(
-                    f"--resume {resume} is not this batch's checkpoint ({path}); pass "
-                    "<output_dir>/checkpoint.json of the batch, or --output to point at it."
-                )
-            if not path.is_file():
-                raise ConfigError(
-                    f"nothing to resume: {path} does not exist. Run without --resume."
-                )
-        if path.is_file():
-            checkpoint = json.loads(path.read_text("utf-8"))
-            if checkpoint.get("config_hash") != digest:
-                raise ConfigError(
-                    f"{out} holds a different batch ({checkpoint.get('batch_id')}); choose another "
-                    "output_dir (or --output), or delete that batch if you no longer need it."
-                )
-            if resume is None:
-                raise ConfigError(
-                    f"{out} already holds this batch ({len(checkpoint.get('completed', []))}/"
-                    f"{len(self.stimuli)} done). Resume it with --resume {path}."
-                )
+        checkpoint = plan["checkpoint"]
+        if checkpoint is not None:
             device = self.config.base_config.device
             if checkpoint.get("device", device) != device:
                 import warnings
@@ -376,7 +423,7 @@ class Batch:
         else:
             name = self.config.metadata.batch_name
             checkpoint = {"batch_id": f"{name}_{datetime.datetime.now():%Y%m%d_%H%M%S}",
-                          "config_hash": digest, "num_stimuli": len(self.stimuli),
+                          "config_hash": self.config_hash(), "num_stimuli": self.num_stimuli,
                           "completed": [], "failed": {}, "started": _now()}  # fmt: skip
         finished = set(shards.shard_indices(out / RESPONSES_DIR, "stim"))
         checkpoint["completed"] = [s.key for s in self.stimuli if s.index in finished]

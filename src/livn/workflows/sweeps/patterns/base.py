@@ -55,9 +55,17 @@ def pulse_onsets_ms(duration: float, pulse_ms: float, period_ms: float, onset_ms
     Raises:
         ConfigError: If no pulse fits, or a time is not a whole number of ``dt`` rows.
     """
+    first, period, count = pulse_onset_grid(duration, pulse_ms, period_ms, onset_ms, dt)
+    return (first + period * np.arange(count, dtype=np.int64)) * dt
+
+
+def pulse_onset_grid(duration: float, pulse_ms: float, period_ms: float, onset_ms: float,
+                     dt: float) -> tuple[int, int, int]:  # fmt: skip
+    """``(first, period, count)`` in rows of ``dt``: the onsets of :func:`pulse_onsets_ms`
+    without listing them (a very long run costs nothing)."""
     train = _timing(pulse_ms, period_ms, onset_ms, dt)
     try:
-        rows = train.onsets(duration)
+        return train.onset_grid(duration)
     except ConfigError as e:
         if "do not fit" not in str(e):
             raise
@@ -65,7 +73,6 @@ def pulse_onsets_ms(duration: float, pulse_ms: float, period_ms: float, onset_ms
             f"no pulse fits in a {duration:g} ms run (first onset at {onset_ms:g} ms, biphasic "
             f"pulse {2 * pulse_ms:g} ms); lower onset_ms or lengthen the run."
         ) from None
-    return rows * dt
 
 
 def pulse_train(
@@ -157,10 +164,14 @@ class Pattern:
         Returns:
             The resolved parameters.
         """
-        p, onsets = self._onsets(duration, params)
-        if len(onsets) > CHECK_ONSETS:
-            onsets = onsets[np.unique(np.linspace(0, len(onsets) - 1, CHECK_ONSETS).astype(int))]
-        self._checked_amplitudes(mea, onsets, duration, p)
+        p = self.resolve(params)
+        try:
+            first, period, count = pulse_onset_grid(duration, p["pulse_ms"], p["period_ms"],
+                                                    p["onset_ms"], p["dt"])  # fmt: skip
+        except ConfigError as e:
+            raise ConfigError(f"{self.name}: {e}") from None
+        k = np.unique(np.linspace(0, count - 1, min(count, CHECK_ONSETS)).astype(np.int64))
+        self._checked_amplitudes(mea, (first + period * k) * p["dt"], duration, p)
         return p
 
     def _onsets(self, duration: float, params: Mapping[str, Any]) -> tuple[dict, np.ndarray]:
