@@ -595,3 +595,12 @@ def test_checking_a_very_long_pulse_train_takes_little_memory(workdir):
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "ok 0.5" in r.stdout, r.stderr[-2000:]
+
+
+def test_bad_slurm_resources_are_refused_before_config_json(workdir):
+    from livn.workflows.sample import Sample
+
+    job = Sample({"system": "EI1", "duration": 20, "samples": 2, "output_directory": "./job"})
+    with pytest.raises(ConfigError, match="bogus key"):
+        job.submit_slurm({"bogus key": 1}, submit=False)
+    assert not (workdir / "job").exists()

@@ -595,11 +595,13 @@ class Sample:
 
     def submit_slurm(self, resources: Mapping[str, Any] | None = None, submit: bool = True):
         """Write ``<output_directory>/slurm/sample.sbatch`` and submit it with ``sbatch``."""
-        from livn.workflows.slurm import require_sbatch
+        from livn.workflows.slurm import require_sbatch, sbatch_script
         from livn.workflows.slurm import submit as _submit
 
         if submit:
             require_sbatch()
+        self.plan()  # the job, then the resources: both before config.json is written
+        sbatch_script(self, dict(resources or {}))
         self._prepare()
         return _submit(self, dict(resources or {}), run=submit)
 
