@@ -604,3 +604,24 @@ def test_bad_slurm_resources_are_refused_before_config_json(workdir):
     with pytest.raises(ConfigError, match="bogus key"):
         job.submit_slurm({"bogus key": 1}, submit=False)
     assert not (workdir / "job").exists()
+
+
+def test_generation_memory_bound_is_checked_at_launch_not_in_the_config(workdir, monkeypatch):
+    """A config's validity does not depend on the machine; the launch refuses what does not fit,
+    and so does a predefined build — with livn's error, not a pydantic traceback."""
+    from livn.system.culture import CultureConfig
+    from livn.workflows.generate_2d import Generate2D
+
+    monkeypatch.setenv(limits.MEMORY_VAR, "100KB")
+    config = {"total_cells": 2000, "output_directory": "./g"}
+    CultureConfig.model_validate(config)  # valid everywhere
+    with pytest.raises(SizeLimitError, match="candidate pairs"):
+        Generate2D(config).launch()
+    assert not (workdir / "g").exists()
+    monkeypatch.setenv("LIVN_CACHE_DIR", str(workdir / "cache"))
+    from livn.system import make
+
+    with pytest.raises(SizeLimitError, match="LIVN_MAX_MEMORY"):
+        make("EI2")
+    monkeypatch.setenv(limits.MEMORY_VAR, "1GB")
+    assert make("EI2").num_neurons == 100

@@ -60,6 +60,7 @@ class Generate2D:
         from livn.workflows.outputs import check_location
 
         out = check_location(self.output_directory, system=True)
+        self.config.check_memory()
         return System(write_culture(self.config, out, overwrite=overwrite))
 
     @property

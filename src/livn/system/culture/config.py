@@ -182,18 +182,28 @@ class CultureConfig(BaseModel):
                         )
         name, fn = resolve_area(self.area)
         check_area_kwargs(name, fn, self.area_kwargs)
-        pairs = self.candidate_pairs()
-        if pairs is not None:  # custom areas are checked when built (connectivity.connect)
-            from livn import limits
-
-            radius = self.connectivity.cutoff * self.connectivity.sigma
-            limits.check_memory(
-                pairs * BYTES_PER_PAIR,
-                f"generating this culture (~{pairs:,.0f} candidate pairs within cutoff·sigma = "
-                f"{radius:g} µm)",
-                "Generate fewer cells, or lower connectivity.sigma or connectivity.cutoff",
-            )
         return self
+
+    def check_memory(self) -> None:
+        """Refuse a build whose candidate pairs would not fit :func:`livn.limits.memory_budget`
+        (a :class:`~livn.errors.SizeLimitError`; ``LIVN_MAX_MEMORY`` raises the limit).
+
+        Kept out of validation so that a config's validity does not depend on the machine;
+        :meth:`livn.workflows.generate_2d.Generate2D.launch` calls it before writing anything.
+        Custom areas are checked when built (:func:`~livn.system.culture.connectivity.connect`).
+        """
+        pairs = self.candidate_pairs()
+        if pairs is None:
+            return
+        from livn import limits
+
+        radius = self.connectivity.cutoff * self.connectivity.sigma
+        limits.check_memory(
+            pairs * BYTES_PER_PAIR,
+            f"generating this culture (~{pairs:,.0f} candidate pairs within cutoff·sigma = "
+            f"{radius:g} µm)",
+            "Generate fewer cells, or lower connectivity.sigma or connectivity.cutoff",
+        )
 
     def candidate_pairs(self) -> float | None:
         """Expected (pre, post) pairs within ``cutoff · sigma`` of each other, over every
