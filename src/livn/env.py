@@ -143,7 +143,8 @@ class Env:
 
     # ------------------------------------------------------------------ parameters
     def apply_model_defaults(self, weights: bool = True, noise: bool = True) -> Env:
-        """Apply the tuned defaults for this system (``params/*.json``), else built-ins."""
+        """Apply this system's defaults (:meth:`model_defaults`): tuned (``params/*.json``),
+        else derived from its degrees (RCSD), else the templates."""
         self._check_init()
         defaults = self.model_defaults()
         if weights:
@@ -153,7 +154,12 @@ class Env:
         return self
 
     def model_defaults(self) -> dict[str, dict[str, float]]:
-        """``{"weights": {...}, "noise": {...}}`` for this system and model."""
+        """``{"weights": {...}, "noise": {...}}`` for this system and model.
+
+        The system's ``params/<model>.json`` (tuned) if it has one; for RCSD without it,
+        weights derived from the realised in-degrees and transmitters
+        (:func:`livn.models.rcsd.defaults.derived_params`); else the template weights.
+        """
         import json
 
         from livn import _fs
@@ -163,9 +169,11 @@ class Env:
             path = ""
         if path and _fs.exists(path):
             return json.loads(_fs.read_text(path))
-        from livn.models.rcsd.defaults import default_params
+        from livn.models.rcsd.defaults import derived_params, template_params
 
-        return {**default_params(self.system), "noise": dict(self.model.noise)}
+        if self.model.name == "RCSD":
+            return derived_params(self.system, self.model.noise)
+        return {**template_params(self.system), "noise": dict(self.model.noise)}
 
     @property
     def weight_names(self) -> list[str]:

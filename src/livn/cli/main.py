@@ -5,6 +5,7 @@ livn systems list
 livn systems inspect SYSTEM [--json]
 livn systems generate_2d [key=value ...] [--launch] [--mea] [--plot [FILE]] [--inspect]
 livn systems [mpi|slurm] sample [key=value ...] [--launch] [--merge] [--publish REPO_ID]
+livn systems [mpi|slurm] tune [key=value ...] [--launch] [--dry-run] [--inspect] [--plot] [--promote]
 livn batch config.yml [--dry-run] [--resume CHECKPOINT] [--device cpu|cuda] [--output DIR]
 """
 
@@ -37,10 +38,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
+    from livn.models.rcsd.defaults import defaults_source
     from livn.system import make
 
     system = make(args.system)
-    print(json.dumps(system.to_dict(), indent=2) if args.json else system.summary())
+    kind, text = defaults_source(system)
+    if args.json:
+        print(json.dumps({**system.to_dict(), "model_defaults": kind}, indent=2))
+    else:
+        print(f"{system.summary()}\nModel defaults (RCSD): {text}")
     return 0
 
 
@@ -149,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     from livn.cli.sample import add_parsers as _add_sample
 
     _add_sample(ssub)
+
+    from livn.cli.tune import add_parsers as _add_tune
+
+    _add_tune(ssub)
 
     from livn.cli.batch import add_parser as _add_batch
 

@@ -14,6 +14,7 @@ WORKFLOWS = {
     "generate_2d": "livn.workflows.generate_2d:Generate2D",
     "sample": "livn.workflows.sample:Sample",
     "batch": "livn.workflows.sweeps.batch:Batch",
+    "tune": "livn.workflows.tune:Tune",
 }
 
 

@@ -1,4 +1,4 @@
-"""Slurm: an sbatch script for a sampling job (seed 000 "Running at scale").
+"""Slurm: an sbatch script for a sampling job (seed 000 "Running at scale") or a tuning study.
 
 ``resources`` maps sbatch options to values, as in the seed
 (``{"--nodes": 2, "--ntasks-per-node": 56, "-p": "normal", "-t": "4:00:00"}``). Two layouts:
@@ -8,6 +8,8 @@
   controller and ``(ntasks - 1) / nprocs_per_worker`` workers.
 * **Job array** (``"--array": K``): K independent tasks; task ``k`` runs the samples
   ``i`` with ``i % K == k`` in local worker processes (``--cpus-per-task`` of them when set).
+  For a tuning study (``livn systems tune``) every task runs trials of the one shared study
+  until it has its ``trials``.
 
 Either way every sample is written independently and atomically, so tasks can fail, be
 requeued or resubmitted: a resubmission skips the samples already written.
@@ -50,7 +52,8 @@ def _option(key: str, value: Any) -> str:
 
 
 def sbatch_script(job: Any, resources: dict[str, Any]) -> str:
-    """The sbatch script for ``job`` (a :class:`~livn.workflows.sample.Sample`)."""
+    """The sbatch script for ``job`` (a :class:`~livn.workflows.sample.Sample` or
+    :class:`~livn.workflows.tune.Tune`: its ``name`` is the ``livn systems`` command)."""
     resources = dict(resources)
     launcher = str(resources.pop("launcher", "srun"))
     array = None
@@ -59,7 +62,8 @@ def sbatch_script(job: Any, resources: dict[str, Any]) -> str:
             array = resources.pop(key)
     out = job.output_directory
     logs = out / "slurm"
-    lines = ["#!/bin/bash", "#SBATCH --job-name=livn-sample"]
+    name = getattr(job, "name", "sample")
+    lines = ["#!/bin/bash", f"#SBATCH --job-name=livn-{name}"]
     pattern = "%x-%A_%a.out" if array is not None else "%x-%j.out"
     lines.append(f"#SBATCH --output={logs / pattern}")
     lines += [o for k, v in resources.items() if (o := _option(k, v))]
@@ -73,16 +77,18 @@ def sbatch_script(job: Any, resources: dict[str, Any]) -> str:
         lines.append(f"#SBATCH --array=0-{array - 1}")
         lines.append("")
         lines.append("set -euo pipefail")
-        lines.append(
-            f"{python} -m livn systems sample {args} executor=local "
+        tasks = "" if name != "sample" else (
             f"task_index=$SLURM_ARRAY_TASK_ID task_count={array} "
-            "processes=${SLURM_CPUS_PER_TASK:-1} --launch"
+        )  # fmt: skip
+        lines.append(
+            f"{python} -m livn systems {name} {args} executor=local "
+            f"{tasks}processes=${{SLURM_CPUS_PER_TASK:-1}} --launch"
         )
     else:
         lines.append("")
         lines.append("set -euo pipefail")
         lines.append(
-            f"{shlex.quote(launcher)} {python} -m livn systems sample {args} executor=mpi --launch"
+            f"{shlex.quote(launcher)} {python} -m livn systems {name} {args} executor=mpi --launch"
         )
     return "\n".join(lines) + "\n"
 
@@ -99,7 +105,8 @@ def require_sbatch() -> str:
 
 
 def submit(job: Any, resources: dict[str, Any], run: bool = True) -> tuple[Path, str | None]:
-    """Write ``<output_directory>/slurm/sample.sbatch`` and (``run``) submit it with sbatch.
+    """Write ``<output_directory>/slurm/<name>.sbatch`` (``sample.sbatch``, ``tune.sbatch``)
+    and (``run``) submit it with sbatch.
 
     Returns:
         ``(script path, sbatch's output or None)``.
@@ -110,7 +117,7 @@ def submit(job: Any, resources: dict[str, Any], run: bool = True) -> tuple[Path,
     """
     sbatch = require_sbatch() if run else None
     text = sbatch_script(job, resources)
-    path = job.output_directory / "slurm" / SCRIPT_NAME
+    path = job.output_directory / "slurm" / f"{getattr(job, 'name', 'sample')}.sbatch"
     with _fs.atomic_write(path, "w") as f:
         f.write(text)
     os.chmod(path, 0o755)
