@@ -625,3 +625,37 @@ def test_generation_memory_bound_is_checked_at_launch_not_in_the_config(workdir,
         make("EI2")
     monkeypatch.setenv(limits.MEMORY_VAR, "1GB")
     assert make("EI2").num_neurons == 100
+
+
+def test_a_relaunch_without_samples_reports_the_jobs_own_count(capsys, workdir):
+    args = ["systems", "sample", "system=EI1", "duration=20", "output_directory=./job",
+            "executor=serial"]  # fmt: skip
+    code, out, err = cli(capsys, *args, "samples=2", "--launch")
+    assert code == 0, err
+    assert "Sampling 2 samples (2 to run)" in out and "2/2 samples" in out
+    code, out, err = cli(capsys, *args, "--launch")  # no samples=: the job's own count
+    assert code == 0, err
+    assert "Sampling 2 samples (0 to run)" in out and "2/2 samples" in out
+
+
+def test_jax_and_torch_scalars_are_numbers_but_not_booleans_or_strings():
+    import jax.numpy as jnp
+    import torch
+
+    for value in (jnp.asarray(100.0), torch.tensor(2.5), np.array(1.5),
+                  torch.tensor(3, dtype=torch.int64), jnp.asarray(1.0, jnp.bfloat16)):  # fmt: skip
+        assert limits.number(value, "x") == float(value)
+    for value in (np.array(True), np.array("1.5"), jnp.asarray(True), torch.tensor(True),
+                  np.array(1 + 2j), jnp.ones(2), torch.tensor(float("nan"))):  # fmt: skip
+        with pytest.raises(ConfigError, match="x must be"):
+            limits.number(value, "x")
+
+
+def test_distributed_env_arguments_follow_the_contract():
+    from livn.distributed import DistributedEnv
+
+    for kwargs, match in (({"subworld_size": 1.7}, "subworld_size must be an integer"),
+                          ({"subworld_size": 0}, "subworld_size"),
+                          ({"seed": "x"}, "seed must be an integer")):  # fmt: skip
+        with pytest.raises(ConfigError, match=match):
+            DistributedEnv("EI1", **kwargs)

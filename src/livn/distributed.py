@@ -80,12 +80,13 @@ class DistributedEnv:
             mpi.install_excepthook()
         self._closed = True  # until construction succeeds
         self._inflight = 0  # trials handed to workers whose results are not back yet
-        if int(subworld_size) < 1:  # the same on every rank: each raises, none waits
-            raise mpi.on_every_rank(
-                ConfigError(f"subworld_size must be >= 1; got {subworld_size!r}.")
-            )
-        self.subworld_size = int(subworld_size)
-        self.seed = int(seed)
+        from livn import limits
+
+        try:  # the same on every rank: each raises, none waits
+            self.subworld_size = limits.integer(subworld_size, "subworld_size", 1)
+            self.seed = limits.seed(seed)
+        except ConfigError as e:
+            raise mpi.on_every_rank(e) from None
         self._ops: list[tuple[str, tuple, dict]] = []
         self._workers = [1 + k * self.subworld_size
                          for k in range((self.size - 1) // self.subworld_size)]  # fmt: skip

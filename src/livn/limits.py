@@ -130,9 +130,8 @@ def number(
         high = "" if maximum is None else f"<= {maximum:g}"
         rng = " and ".join(x for x in (low, high) if x)
         what = f"a finite number{of}{' ' + rng if rng else ''}"
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
-        if not (isinstance(value, np.ndarray | np.generic) and np.ndim(value) == 0):
-            raise ConfigError(f"{name} must be {what}; got {value!r} ({type(value).__name__}).")
+    if not _real_scalar(value):
+        raise ConfigError(f"{name} must be {what}; got {value!r} ({type(value).__name__}).")
     try:
         out = float(value)
     except (TypeError, ValueError, OverflowError):
@@ -155,6 +154,25 @@ def float32(value: float, name: str) -> float:
             "where it would be infinite."
         )
     return value
+
+
+def _real_scalar(value: Any) -> bool:
+    """An int or float scalar of Python, NumPy, JAX or PyTorch (0-d arrays included); not a
+    boolean, complex, string or object."""
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, int | float | np.integer | np.floating):
+        return True
+    dtype, ndim = getattr(value, "dtype", None), getattr(value, "ndim", None)
+    if dtype is None or ndim != 0 or _is_traced(value):
+        return False
+    try:  # NumPy and JAX dtypes are NumPy's; torch's print as "torch.float32"
+        kind = np.dtype(str(dtype).removeprefix("torch.")).kind
+    except TypeError:
+        kind = ""
+    if "float" in str(dtype):  # bfloat16 and other ml_dtypes floats have kind "V"
+        kind = "f"
+    return kind != "" and kind in "iuf"
 
 
 def seed(value: Any, name: str = "seed") -> int:

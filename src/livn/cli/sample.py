@@ -113,10 +113,12 @@ def _launch(job) -> int | None:
     kind = resolve_executor(job.config.executor)
     out = job.output_directory
     progress: Progress | None = None
+    asked: dict[str, int] = {}  # the job's count, known once it is validated
 
     def ready(context: dict) -> None:
         # called on the controller once the job is validated and config.json written
         nonlocal progress
+        asked["samples"] = int(context["samples"])
         total = len(context["todo"])
         where = f"{mpi_world_size()} MPI ranks" if kind == "mpi" else kind
         print(f"Sampling {context['samples']} samples ({total} to run) with {where} -> {out}",
@@ -138,8 +140,9 @@ def _launch(job) -> int | None:
             progress.close()
     if not report.controller:
         return None
+    total = asked.get("samples", job.config.samples)
     print(f"Done: {len(report.completed)} written, {len(report.failed)} failed; "
-          f"{len(job.completed())}/{job.config.samples} samples in {out / 'samples'}")  # fmt: skip
+          f"{len(job.completed())}/{total} samples in {out / 'samples'}")  # fmt: skip
     if report.failed:
         print("Failed samples:", file=sys.stderr)
         for uid, msg in report.failed.items():

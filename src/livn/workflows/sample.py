@@ -192,12 +192,6 @@ class SampleConfig(BaseModel):
                 f"task_index={self.task_index} must be below task_count={self.task_count} "
                 f"(tasks are numbered 0 … {self.task_count - 1}); this task would run nothing"
             )
-        if self.seed + self.samples - 1 > limits.MAX_SEED:
-            raise ValueError(
-                f"seed + samples - 1 = {self.seed + self.samples - 1} exceeds the largest seed "
-                f"{limits.MAX_SEED} (2**32 - 1: larger seeds would repeat the noise of smaller "
-                "ones); lower seed or samples"
-            )
         return self
 
 
