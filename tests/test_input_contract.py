@@ -527,16 +527,24 @@ def test_bad_mea_options(capsys, workdir, flag):
                        "--launch", "--mea", *flag)  # fmt: skip
     assert code == 2, err
     assert "livn: error:" in err and ("pitch" in err or "MEA" in err or "z " in err), err
-    assert not (workdir / "g" / "mea.json").exists()
+    assert not (workdir / "g").exists()  # the MEA options are checked before the system is built
 
 
 def test_limits_doc_lists_the_bounds():
+    """The table in docs/limits.md states the constants the code enforces."""
+    from livn.io.mea import MAX_CHANNELS
+    from livn.system.culture.config import MAX_CELLS, MAX_EDGES
+    from livn.workflows.sweeps.config import MAX_NODES
+
     doc = (Path(__file__).parent.parent / "docs" / "limits.md").read_text("utf-8")
-    for needle in (limits.MEMORY_VAR, "1,000,000", "2³² − 1", "allow_large", "--allow-large",
-                   "65,536"):  # fmt: skip
-        assert needle in doc, needle
-
-
+    assert limits.MAX_SEED == 2**32 - 1 and "2³² − 1" in doc
+    assert limits.MAX_STEPS == 2**31 - 1 and "2³¹ − 1" in doc
+    hours = limits.MAX_STEPS * 0.025 / 3.6e6
+    assert f"{hours:.1f} h simulated at dt = 0.025 ms" in doc
+    for text in (f"{limits.MAX_UNITS:,} samples or stimuli", f"1 … {MAX_CHANNELS:,}",
+                 f"1 … {MAX_CELLS:,}", f"{MAX_EDGES:,} synapses", f"{MAX_NODES:,} values",
+                 limits.MEMORY_VAR, "allow_large=true", "--allow-large", "4 per core"):  # fmt: skip
+        assert text in doc, text
 
 def test_numpy_scalars_in_python_configs_follow_the_same_rules(workdir):
     from livn.workflows.sample import Sample

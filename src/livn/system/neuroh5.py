@@ -166,14 +166,26 @@ def open_h5(location: str) -> Iterator[h5py.File]:
 
 
 def read_all(f: h5py.File, location: str) -> int:
-    """Read every dataset of an open file (a truncated or corrupt file fails here); returns the
-    number of bytes read."""
+    """Read every dataset of an open file, slab by slab (a truncated or corrupt file fails
+    here; memory stays at one slab); returns the number of bytes read."""
     total = 0
     names: list[str] = []
     f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
     for name in names:
         try:
-            total += np.asarray(f[name][()]).nbytes
+            ds = f[name]
+            if ds.shape is None or ds.ndim == 0:
+                total += np.asarray(ds[()]).nbytes
+                continue
+            # slab by slab (HDF5 chunks, or 4 MiB of rows), so memory stays small for any size
+            if ds.chunks is not None:
+                slabs = ds.iter_chunks()
+            else:
+                row = max(1, ds.dtype.itemsize * int(np.prod(ds.shape[1:], dtype=np.int64)))
+                step = max(1, (4 << 20) // row)
+                slabs = (slice(i, i + step) for i in range(0, ds.shape[0], step))
+            for slab in slabs:
+                total += np.asarray(ds[slab]).nbytes
         except (OSError, RuntimeError, ValueError, KeyError) as e:
             raise SystemFormatError(
                 f"{location}: dataset /{name} cannot be read ({type(e).__name__}: {e}). The file "
