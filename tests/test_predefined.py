@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from livn.errors import NotAvailableError, UnknownSystemError
+from livn.errors import UnknownSystemError
 from livn.io import MEA
 from livn.system import PREDEFINED, System, make, predefined
 from livn.system.predefined import definition
@@ -86,9 +86,16 @@ def test_unknown_name_lists_valid_ones():
         predefined("ei2")
 
 
-def test_three_d_systems_say_so():
-    with pytest.raises(NotAvailableError, match=r"'S1' is a 3D layered system.*'EI1'"):
-        predefined("S1")
+def test_s1_builds_offline_as_a_3d_layered_system():
+    s = make("S1")
+    assert s.graph.kind == "layered-3d" and s.population_ranges == {"EXC": (0, 8), "INH": (8, 2)}
+    z = s.neuron_coordinates[:, 3]
+    assert np.all((z[:8] >= 100) & (z[:8] <= 150))  # EXC in SP
+    assert np.all((z[8:] >= 0) & (z[8:] <= 350))  # INH over SO, SP, SR
+    mea = MEA.from_directory(s.uri)
+    assert mea.num_channels == 16 and mea.input_radius == mea.output_radius == 250
+    np.testing.assert_array_equal(np.unique(mea.electrode_coordinates[:, 1]), [500, 1500, 2500, 3500])
+    assert predefined("S1") == s.uri
 
 
 def test_paths_pass_through(tmp_path):
@@ -109,13 +116,19 @@ def test_definitions_match_spec_sizes():
         "E5I": (2167, 433),
         "E3I": (1950, 650),
         "EI": (1300, 1300),
+        "S1": (8, 2),
+        "S2": (80, 20),
+        "S3": (800, 200),
+        "S4": (8000, 2000),
     }
-    from livn.system.culture import CultureConfig
+    from livn.system.predefined import population_sizes
 
-    assert set(sizes) == set(PREDEFINED)
+    assert set(sizes) | {"CA1"} == set(PREDEFINED)
     for name, (e, i) in sizes.items():
-        counts = CultureConfig.model_validate(definition(name)["culture"]).population_counts()
+        counts = population_sizes(name)
         assert (counts.get("EXC", 0), counts.get("INH", 0)) == (e, i), name
+    ca1 = population_sizes("CA1")
+    assert {"PYR", "PVBC", "OLM", "IVY", "BS"} <= set(ca1) and 1000 < sum(ca1.values()) < 5000
 
 
 def test_2600_cell_culture_spec():

@@ -60,17 +60,28 @@ def _submodel(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _field(model: type[BaseModel], key: str) -> Any:
+    """The field of ``model`` spelled ``key`` (its name or its alias), else None."""
+    for name, field in model.model_fields.items():
+        if key in (name, field.alias):
+            return field
+    return None
+
+
 def _valid_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the (sub)model that holds the key at ``loc``."""
+    """Keys (aliases where a field has one: as users write them) of the (sub)model that holds
+    the key at ``loc``."""
     current: type[BaseModel] | None = model
     for part in loc[:-1]:
         if current is None:
             return []
-        field = current.model_fields.get(str(part))
+        field = _field(current, str(part))
         if field is None:
             continue  # a dict key (e.g. a population name): stay on the value's model
         current = _submodel(field.annotation)
-    return list(current.model_fields) if current is not None else []
+    if current is None:
+        return []
+    return [f.alias or name for name, f in current.model_fields.items()]
 
 
 def validate(model: type[M], data: Mapping[str, Any] | M | None, what: str = "config") -> M:

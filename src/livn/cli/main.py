@@ -4,6 +4,7 @@ livn --version
 livn systems list
 livn systems inspect SYSTEM [--json]
 livn systems generate_2d [key=value ...] [--launch] [--mea] [--plot [FILE]] [--inspect]
+livn systems generate config=PATH.yml [key=value ...] [--launch] [--mea] [--export [NAME]] ...
 livn systems [mpi|slurm] sample [key=value ...] [--launch] [--merge] [--publish REPO_ID]
 livn systems [mpi|slurm] tune [key=value ...] [--launch] [--dry-run] [--inspect] [--plot] [--promote]
 livn batch config.yml [--dry-run] [--resume CHECKPOINT] [--device cpu|cuda] [--output DIR]
@@ -22,18 +23,14 @@ from livn.errors import LivnError
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from livn.system.predefined import PREDEFINED, THREE_D, cache_dir, definition
+    from livn.system.predefined import LAYERED, PREDEFINED, cache_dir, population_sizes
 
     print(f"Predefined systems (built offline on first use, cached in {cache_dir() / 'systems'}):")
     for name in PREDEFINED:
-        d = definition(name)["culture"]
-        pops = d.get("populations", {})
-        sizes = "/".join(
-            str(p.get("count", "")) if "count" in p else f"{p['ratio']:.0%}" for p in pops.values()
-        )
-        total = d.get("total_cells") or sum(p.get("count", 0) for p in pops.values())
-        print(f"  {name:<4} {total:>6} cells  {'/'.join(pops)} {sizes}")
-    print(f"Not available in this version (3D generator): {', '.join(THREE_D)}")
+        pops = population_sizes(name)
+        kind = "3D layered" if name in LAYERED else "2D culture"
+        sizes = "/".join(str(n) for n in pops.values())
+        print(f"  {name:<4} {sum(pops.values()):>6} cells  {kind}  {'/'.join(pops)} {sizes}")
     return 0
 
 
@@ -151,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an existing, different system or mea.json"
     )
     p.set_defaults(func=_cmd_generate_2d)
+
+    from livn.cli.generate import add_parser as _add_generate
+
+    _add_generate(ssub)
 
     from livn.cli.sample import add_parsers as _add_sample
 

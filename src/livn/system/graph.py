@@ -24,7 +24,8 @@ MEA_FILE = "mea.json"
 
 
 class PopulationInfo(BaseModel):
-    """One population: its name, index, gid range and synapse type."""
+    """One population: its name, index, gid range, synapse type and transmitter (the
+    template of its outgoing synapses; absent in systems written before it was recorded)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -33,6 +34,7 @@ class PopulationInfo(BaseModel):
     start: int = Field(ge=0)
     count: int = Field(ge=0)
     synapse_type: Literal["excitatory", "inhibitory"]
+    transmitter: str | None = None
 
 
 class MechanismInfo(BaseModel):

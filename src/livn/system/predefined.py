@@ -32,24 +32,28 @@ from typing import Any
 import yaml
 
 from livn import _fs
-from livn.errors import ConfigError, NotAvailableError, UnknownSystemError, did_you_mean
+from livn.errors import ConfigError, UnknownSystemError, did_you_mean
 from livn.system.graph import FORMAT_VERSION
 from livn.system.synapses import TRANSMITTERS, weight_name
 
-#: Bump when the culture generator's algorithm changes what a config produces
-#: (3: ``params/RCSD.json`` from the config's tuned ``defaults``).
-GENERATOR_VERSION = 3
+#: Bump when a generator's algorithm changes what a config produces
+#: (3: ``params/RCSD.json`` from the config's tuned ``defaults``; 4: a transmitter per
+#: population, recorded in graph.json, the 2,600-cell cultures cholinergic, 3D layered systems).
+GENERATOR_VERSION = 4
 
 #: Background-noise parameter names (SPEC §2.5), valid in a ``defaults`` noise block.
 NOISE_NAMES: tuple[str, ...] = ("g_e0", "g_i0", "std_e", "std_i", "tau_e", "tau_i")
 
+#: 2D cultures (``configs/<NAME>.yml`` with a ``culture:`` block, see :mod:`livn.system.culture`).
+CULTURES: tuple[str, ...] = ("EI1", "EI2", "EI3", "EI4", "E", "E5I", "E3I", "EI")
+
+#: 3D layered systems (``configs/<NAME>.yml`` in the seed's format, see
+#: :mod:`livn.system.layered`; they ``!include`` the ``configs/_*.yml`` files).
+LAYERED: tuple[str, ...] = ("S1", "S2", "S3", "S4", "CA1")
+THREE_D = LAYERED  # the name of earlier versions
+
 #: Names of the predefined systems that can be built offline.
-PREDEFINED: tuple[str, ...] = ("EI1", "EI2", "EI3", "EI4", "E", "E5I", "E3I", "EI")
-
-#: 3D layered systems of the original; they need the 3D generator, not in this version.
-THREE_D: tuple[str, ...] = ("S1", "S2", "S3", "S4", "CA1")
-
-_EQUIVALENT_2D = {"S1": "EI1", "S2": "EI2", "S3": "EI3", "S4": "EI4"}
+PREDEFINED: tuple[str, ...] = (*CULTURES, *LAYERED)
 
 
 def cache_dir() -> Path:
@@ -62,11 +66,36 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("livn"))
 
 
-def definition(name: str) -> dict[str, Any]:
-    """The shipped definition of a predefined system: ``{"name", "culture", "mea", "defaults"}``."""
+def shipped_config(name: str) -> Path:
+    """Path of the config file shipped for a predefined system (``configs/<NAME>.yml``)."""
     _check_name(name)
+    path = resources.files("livn.system").joinpath("configs", f"{name}.yml")
+    return Path(str(path))
+
+
+def definition(name: str) -> dict[str, Any]:
+    """The shipped definition of a predefined system: for a 2D culture ``{"name", "culture",
+    "mea", "defaults"}``; for a 3D layered system its config with every ``!include``
+    resolved (``Definitions``, ``Cell Types``, ``Synapses``, ``Geometry``, ``name``, ``seed``,
+    ``mea``, ``defaults``)."""
+    _check_name(name)
+    if name in LAYERED:
+        from livn.system.layered.loader import load_config
+
+        return load_config(shipped_config(name))[0]
     text = resources.files("livn.system").joinpath("configs", f"{name}.yml").read_text("utf-8")
     return yaml.safe_load(text)
+
+
+def population_sizes(name: str) -> dict[str, int]:
+    """Cells per population of a predefined system, from its definition (nothing is built)."""
+    if name in LAYERED:
+        from livn.system.layered import load
+
+        return load(shipped_config(name)).population_counts()
+    from livn.system.culture import CultureConfig
+
+    return CultureConfig.model_validate(definition(name)["culture"]).population_counts()
 
 
 def _noise_defaults() -> dict[str, float]:
@@ -136,9 +165,14 @@ def resolve_defaults(graph, block: dict[str, Any] | None) -> dict[str, dict[str,
 
 
 def _write_model_defaults(spec: dict[str, Any], directory: Path) -> None:
+    write_model_defaults(spec.get("defaults") or {}, directory)
+
+
+def write_model_defaults(models: dict[str, Any], directory: Path) -> None:
+    """Resolve a config's ``defaults:`` block (``{"RCSD": {...}}``) against the system in
+    ``directory`` and write ``params/<MODEL>.json`` (see :func:`resolve_defaults`)."""
     from livn.system.graph import read_graph
 
-    models = spec.get("defaults") or {}
     if not models:
         return
     if set(models) != {"RCSD"}:
@@ -154,7 +188,10 @@ def _write_model_defaults(spec: dict[str, Any], directory: Path) -> None:
 
 
 def _definition_hash(name: str) -> str:
-    text = resources.files("livn.system").joinpath("configs", f"{name}.yml").read_bytes()
+    if name in LAYERED:  # the resolved config: a change in an included file counts too
+        text = json.dumps(definition(name), sort_keys=True).encode()
+    else:
+        text = resources.files("livn.system").joinpath("configs", f"{name}.yml").read_bytes()
     h = hashlib.sha256(text + f"|format={FORMAT_VERSION}|gen={GENERATOR_VERSION}".encode())
     return h.hexdigest()[:12]
 
@@ -162,17 +199,7 @@ def _definition_hash(name: str) -> str:
 def _check_name(name: str) -> None:
     if name in PREDEFINED:
         return
-    if name in THREE_D:
-        hint = (
-            f" The 2D culture of the same size is '{_EQUIVALENT_2D[name]}'."
-            if name in _EQUIVALENT_2D
-            else ""
-        )
-        raise NotAvailableError(
-            f"'{name}' is a 3D layered system; it needs the 3D network generator, which is not "
-            f"part of this livn version.{hint} 2D systems available offline: {', '.join(PREDEFINED)}."
-        )
-    folded = {n.casefold(): n for n in (*PREDEFINED, *THREE_D)}
+    folded = {n.casefold(): n for n in PREDEFINED}
     suggestion = (
         f" Did you mean '{folded[name.casefold()]}'?"
         if name.casefold() in folded
@@ -244,6 +271,8 @@ def _clean_staging(root: Path, name: str, held: str) -> int:
 
 
 def _build(name: str, target: Path) -> None:
+    if name in LAYERED:
+        return _build_layered(name, target)
     from livn.io.mea import MEA
     from livn.system.culture import CultureConfig, write_culture
 
@@ -275,6 +304,23 @@ def _build(name: str, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _build_layered(name: str, target: Path) -> None:
+    """Build a 3D layered system (its ``mea`` and ``defaults`` blocks are part of the build)."""
+    from livn.system.layered import load, write_layered
+
+    config = load(shipped_config(name))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{_STAGING}", dir=target.parent))
+    try:
+        built = Path(write_layered(config, staging / "system"))
+        try:
+            os.rename(built, target)
+        except OSError:
+            if not (target / "graph.json").exists():  # pragma: no cover - unexpected
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _area_bounds(directory: Path) -> tuple[list[float], list[float]]:
     from livn.system.graph import read_graph
 
@@ -286,12 +332,12 @@ def predefined(name: str) -> str:
     """Local path of a predefined system, built offline and cached on first use.
 
     Args:
-        name: One of :data:`PREDEFINED` (``"EI1"`` … ``"EI4"``, ``"E"``, ``"E5I"``, ``"E3I"``,
-            ``"EI"``), or a path / fsspec URL of an existing system directory (returned as is).
+        name: One of :data:`PREDEFINED` (2D cultures ``"EI1"`` … ``"EI4"``, ``"E"``,
+            ``"E5I"``, ``"E3I"``, ``"EI"``; 3D layered ``"S1"`` … ``"S4"``, ``"CA1"``), or a
+            path / fsspec URL of an existing system directory (returned as is).
 
     Raises:
         UnknownSystemError: For an unknown name (the message lists the valid ones).
-        NotAvailableError: For the 3D systems S1–S4, which need the 3D generator.
     """
     name = os.fspath(name)
     if name not in PREDEFINED and (

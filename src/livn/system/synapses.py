@@ -1,10 +1,12 @@
 """Synapse definitions stored with a system (SPEC §2.4).
 
-A projection ``pre -> post`` carries one transmitter template: a set of dual-exponential
-mechanisms with reversal potential ``e`` (mV), unit conductance ``g_unit`` (µS), rise and decay
-time constants (ms), and a default ``weight`` (number of release sites). The target section is
-the soma for inhibitory synapses, and for excitatory synapses the dendrite of excitatory
-(two-compartment) cells or the soma of inhibitory cells.
+A projection ``pre -> post`` carries the transmitter template of its presynaptic population: a
+set of dual-exponential mechanisms with reversal potential ``e`` (mV), unit conductance
+``g_unit`` (µS), rise and decay time constants (ms), and a default ``weight`` (number of release
+sites). A population's transmitter defaults by its synapse type (glutamatergic for excitatory,
+GABAergic for inhibitory); cholinergic (excitatory) and glycinergic (inhibitory) are the other
+choices. The target section is the soma for inhibitory synapses, and for excitatory synapses the
+dendrite of excitatory (two-compartment) cells or the soma of inhibitory cells.
 """
 
 from __future__ import annotations
@@ -32,6 +34,40 @@ TRANSMITTERS: dict[str, dict[str, dict[str, float]]] = {
 
 DEFAULT_TRANSMITTER: dict[str, str] = {"excitatory": "glutamatergic", "inhibitory": "gabaergic"}
 
+#: The synapse type (sign) each transmitter can be released by.
+TRANSMITTER_SIGN: dict[str, SynapseType] = {
+    "glutamatergic": "excitatory",
+    "cholinergic": "excitatory",
+    "gabaergic": "inhibitory",
+    "glycinergic": "inhibitory",
+}
+
+
+def check_transmitter(transmitter: str | None, synapse_type: str) -> str:
+    """The transmitter of a population of ``synapse_type``: ``transmitter``, or the default.
+
+    Raises:
+        ValueError: For an unknown transmitter, or one of the other sign (the message lists
+            the valid choices for ``synapse_type``); config validators turn it into a
+            ConfigError naming the key.
+    """
+    from livn.errors import did_you_mean
+
+    valid = [t for t, sign in TRANSMITTER_SIGN.items() if sign == synapse_type]
+    if transmitter is None:
+        return DEFAULT_TRANSMITTER[synapse_type]
+    if not isinstance(transmitter, str) or transmitter not in TRANSMITTERS:
+        raise ValueError(
+            f"unknown transmitter {transmitter!r}; valid for {synapse_type} cells: "
+            f"{', '.join(valid)}.{did_you_mean(str(transmitter), valid)}"
+        )
+    if TRANSMITTER_SIGN[transmitter] != synapse_type:
+        raise ValueError(
+            f"transmitter {transmitter!r} is {TRANSMITTER_SIGN[transmitter]}, but the population's "
+            f"synapse_type is {synapse_type}; valid for {synapse_type} cells: {', '.join(valid)}"
+        )
+    return transmitter
+
 
 def target_section(pre_type: SynapseType, post_type: SynapseType) -> str:
     """Section of the post cell that a ``pre_type -> post_type`` synapse targets."""
@@ -40,13 +76,24 @@ def target_section(pre_type: SynapseType, post_type: SynapseType) -> str:
     return "soma"
 
 
-def projection_synapse(pre_type: SynapseType, post_type: SynapseType) -> dict[str, Any]:
-    """The synapse definition for a projection between populations of the given types."""
-    transmitter = DEFAULT_TRANSMITTER[pre_type]
+def projection_synapse(
+    pre_type: SynapseType,
+    post_type: SynapseType,
+    transmitter: str | None = None,
+    section: str | None = None,
+) -> dict[str, Any]:
+    """The synapse definition for a projection between populations of the given types.
+
+    Args:
+        pre_type, post_type: Synapse types of the pre and post populations.
+        transmitter: The presynaptic population's transmitter (default by ``pre_type``).
+        section: Target section on the post cell (default: :func:`target_section`).
+    """
+    transmitter = check_transmitter(transmitter, pre_type)
     return {
         "type": pre_type,
         "transmitter": transmitter,
-        "section": target_section(pre_type, post_type),
+        "section": section or target_section(pre_type, post_type),
         "mechanisms": copy.deepcopy(TRANSMITTERS[transmitter]),
     }
 

@@ -337,7 +337,8 @@ class System:
             mea = MEA.from_directory(self.uri)
             lines.append(f"  mea: {mea.describe()}")
         else:
-            lines.append("  mea: none (create one with generate_2d --mea)")
+            generator = "generate" if self.graph.kind == "layered-3d" else "generate_2d"
+            lines.append(f"  mea: none (create one with livn systems {generator} ... --mea)")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from livn.errors import ConfigError, did_you_mean
 
 WORKFLOWS = {
     "generate_2d": "livn.workflows.generate_2d:Generate2D",
+    "generate": "livn.workflows.generate:Generate",
     "sample": "livn.workflows.sample:Sample",
     "batch": "livn.workflows.sweeps.batch:Batch",
     "tune": "livn.workflows.tune:Tune",

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from livn import _fs
 from livn.errors import ConfigError
 from livn.system import neuroh5
 from livn.system.culture.config import CultureConfig
@@ -22,22 +18,25 @@ from livn.system.graph import (
     CELLS_FILE,
     CONNECTIONS_FILE,
     FORMAT_VERSION,
-    GRAPH_FILE,
     GraphInfo,
     PopulationInfo,
     ProjectionInfo,
     write_graph,
 )
-from livn.system.synapses import projection_synapse
+from livn.system.synapses import check_transmitter, projection_synapse
+from livn.system.writing import publish_system
 
 SECTION_CODES = {"soma": 0, "dendrite": 1}
 TYPE_CODES = {"excitatory": 0, "inhibitory": 1}
 
 
-def _rng(seed: int, *stream: int | str) -> np.random.Generator:
+def rng_stream(seed: int, *stream: int | str) -> np.random.Generator:
     """An independent, reproducible stream for one part of the build (placement, projection)."""
     words = [int(seed)] + [s if isinstance(s, int) else zlib.crc32(s.encode()) for s in stream]
     return np.random.default_rng(np.random.SeedSequence(words))
+
+
+_rng = rng_stream
 
 
 def build_culture(config: CultureConfig, directory: str | os.PathLike, name: str) -> None:
@@ -55,7 +54,12 @@ def build_culture(config: CultureConfig, directory: str | os.PathLike, name: str
     for index, (pop, pc) in enumerate(config.populations.items()):
         populations.append(
             PopulationInfo(
-                name=pop, index=index, start=start, count=counts[pop], synapse_type=pc.synapse_type
+                name=pop,
+                index=index,
+                start=start,
+                count=counts[pop],
+                synapse_type=pc.synapse_type,
+                transmitter=check_transmitter(pc.transmitter, pc.synapse_type),
             )
         )
         start += counts[pop]
@@ -90,7 +94,7 @@ def build_culture(config: CultureConfig, directory: str | os.PathLike, name: str
                 rng=_rng(config.seed, "projection", label),
                 label=label,
             )
-            syn = projection_synapse(pre.synapse_type, post.synapse_type)
+            syn = projection_synapse(pre.synapse_type, post.synapse_type, pre.transmitter)
             dist = np.linalg.norm(
                 coords[post.name][post_idx].astype(np.float64)
                 - coords[pre.name][pre_idx].astype(np.float64),
@@ -107,7 +111,7 @@ def build_culture(config: CultureConfig, directory: str | os.PathLike, name: str
                 ProjectionInfo(pre=pre.name, post=post.name, num_edges=len(pre_idx), **syn)
             )
 
-    synapse_attributes = _assign_synapse_ids(populations, incoming, blocks)
+    synapse_attributes = assign_synapse_ids(populations, incoming, blocks)
 
     area_record: dict[str, Any] = {"type": area_name, **config.area_kwargs}
     bounds = area_bounds(area_name, config.area_kwargs)
@@ -132,7 +136,7 @@ def build_culture(config: CultureConfig, directory: str | os.PathLike, name: str
     write_graph(directory, graph)
 
 
-def _assign_synapse_ids(populations, incoming, blocks):
+def assign_synapse_ids(populations, incoming, blocks):
     """Number each post cell's synapses 0..n-1 across its projections; fill per-edge syn_id.
 
     Returns the per-population synapse attributes for ``cells.h5``.
@@ -168,10 +172,6 @@ def _assign_synapse_ids(populations, incoming, blocks):
     return out
 
 
-def _is_empty_dir(path: Path) -> bool:
-    return path.is_dir() and not any(path.iterdir())
-
-
 def write_culture(
     config: CultureConfig,
     output_directory: str | os.PathLike | None = None,
@@ -189,46 +189,6 @@ def write_culture(
         raise ConfigError("output_directory is required: where to write the system directory.")
     target = Path(target_arg).expanduser().resolve()
     name = config.name or target.name
-    existing = target / GRAPH_FILE
-    if existing.exists():
-        from livn.system.graph import read_graph
-
-        try:
-            old = read_graph(str(target)).generator
-        except Exception:
-            old = None
-        if old == config.generator_record():
-            return str(target)
-        if not overwrite:
-            raise ConfigError(
-                f"output_directory {target} already holds a system generated with a different "
-                "configuration. Choose another output_directory, delete the old one, or pass "
-                "overwrite=True (--overwrite)."
-            )
-    elif target.exists() and not _is_empty_dir(target):
-        raise ConfigError(
-            f"output_directory {target} exists, is not empty and is not a livn system; refusing "
-            "to write into it. Choose a new or empty directory."
-        )
-    _fs.make_dirs(target.parent)
-    short = target.name[:64]  # the staging names must fit NAME_MAX (255) for any target name
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{short}.tmp-", dir=target.parent))
-    except OSError as e:
-        raise ConfigError(
-            f"cannot write the system into {target.parent}: {e.strerror or e}. Choose another "
-            "output_directory."
-        ) from None
-    try:
-        build_culture(config, tmp, name)
-        if target.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{short}.old-", dir=target.parent))
-            os.rename(target, trash / "old")
-            os.rename(tmp, target)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.rename(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(tmp)
-    return str(target)
+    return publish_system(
+        target, config.generator_record(), lambda tmp: build_culture(config, tmp, name), overwrite
+    )

@@ -6,10 +6,18 @@ import math
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from livn._config import Count, Flag, Real
 from livn.system.culture.placement import MAX_COORDINATE, check_area_kwargs, resolve_area
+from livn.system.synapses import check_transmitter
 
 #: Most cells a generated culture may have (memory: coordinates, candidate search and edges;
 #: EI4's 10,000 cells take ~0.3 GB to build).
@@ -40,6 +48,18 @@ class PopulationConfig(BaseModel):
         default=None, ge=0, le=MAX_CELLS, description="absolute number of cells"
     )
     synapse_type: Literal["excitatory", "inhibitory"] = "excitatory"
+    transmitter: str | None = Field(
+        default=None,
+        description="glutamatergic (default) or cholinergic for excitatory populations, "
+        "gabaergic (default) or glycinergic for inhibitory ones (SPEC §2.4)",
+    )
+
+    @field_validator("transmitter")
+    @classmethod
+    def _transmitter(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or "synapse_type" not in info.data:
+            return value
+        return check_transmitter(value, info.data["synapse_type"])
 
     @model_validator(mode="after")
     def _one_size(self) -> PopulationConfig:
@@ -245,6 +265,9 @@ class CultureConfig(BaseModel):
     def generator_record(self) -> dict[str, Any]:
         """The configuration as stored in ``graph.json`` (no output directory)."""
         data = self.model_dump(mode="python", exclude={"output_directory"})
+        for pop in data["populations"].values():
+            if pop.get("transmitter") is None:  # records of systems generated before the key
+                pop.pop("transmitter", None)  # existed stay equal (re-launch is a no-op)
         data["area"] = resolve_area(self.area)[0]
         data["z_range"] = list(self.z_range)
         import json
