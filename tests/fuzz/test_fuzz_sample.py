@@ -115,7 +115,7 @@ def oracle(cfg: dict[str, Any], tiny: str) -> tuple[str, dict[str, str]]:
     """The verdict for a sample configuration and the verdict of each field."""
     v: dict[str, str] = {k: BAD for k in cfg if k not in SampleConfig.model_fields}
     get = cfg.get
-    v["system"] = OK if get("system", "EI2") in ("EI1", tiny) else BAD
+    v["system"] = OK if get("system", "EI2") in ("EI1", "S1", tiny) else BAD  # S1: 10 cells, 3D
     model = get("model")
     dt = MODEL_DT.get(model) if model is None or isinstance(model, str) else None
     v["model"] = OK if dt is not None else BAD
