@@ -43,6 +43,7 @@ study is refused.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -51,7 +52,7 @@ import shlex
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -83,6 +84,8 @@ RUNTIME_KEYS = ("trials", "output_directory", "nprocs_per_worker", "executor", "
 #: durations (and at least an hour); one of this host is abandoned as soon as its process is
 #: gone.
 STALE_TRIALS = 20
+#: Times a trial proposal that repeats an earlier point is asked again (see :func:`run_trial`).
+MAX_REPEATS = 20
 MAX_RANKS_PER_WORKER = 4096
 
 
@@ -723,7 +726,8 @@ class Tune:
         storage = self._storage()
         optuna.create_study(study_name=STUDY_NAME, storage=storage, load_if_exists=True,
                             directions=["minimize"] * len(resolved["objectives"]))  # fmt: skip
-        stale = _fail_stale(optuna, storage, plan["seconds_per_trial"])
+        with _ask_lock(out):  # no trial is being asked for meanwhile
+            stale = _fail_stale(optuna, storage, plan["seconds_per_trial"])
         counts = _journal_counts(self.journal)
         todo = max(0, resolved["trials"] - counts["complete"] - counts["running"])
         return {**resolved, "todo": todo, "stale": stale, **counts}
@@ -852,13 +856,14 @@ class Tune:
         for t in all_trials:
             states[t.state.name] = states.get(t.state.name, 0) + 1
         complete = states.get("COMPLETE", 0)
+        others = "".join(f", {n} {_STATE_WORDS.get(s, s.lower())}"
+                         for s, n in sorted(states.items()) if s != "COMPLETE")  # fmt: skip
         lines = [
             f"Tuning study {self.output_directory}",
             f"System: {r['system_name']} ({r['system']}); searched around its "
             f"{r['defaults_source']} defaults",
             f"Search: {_describe_space(r)}",
-            f"Trials: {complete}/{r['trials']} complete"
-            + "".join(f", {n} {s.lower()}" for s, n in sorted(states.items()) if s != "COMPLETE"),
+            f"Trials: {complete}/{r['trials']} complete{others}",
             f"Objectives (distance to target, lower is better): {', '.join(r['objectives'])}",
         ]
         if not complete:
@@ -1007,7 +1012,10 @@ class Tune:
         data["output_directory"] = str(self.output_directory)
         out = []
         for k, v in data.items():
-            text = v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+            if isinstance(v, bool):  # the seed's spelling: weights=1 noise=0
+                text = str(int(v))
+            else:
+                text = v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
             out.append(f"{k}={text}")
         return out
 
@@ -1101,11 +1109,31 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _ask_lock(directory: Path) -> Iterator[None]:
+    """Hold the study's ask lock (a symlink, safe on NFS): trials are asked for one at a time.
+
+    A lock left by a killed process is broken after Optuna's grace period (30 s). Its target
+    file must exist, or Optuna's lock spins without sleeping instead of breaking a stale one.
+    """
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    target = directory / ASK_LOCK
+    target.touch(exist_ok=True)
+    lock = JournalFileSymlinkLock(str(target))
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _fail_stale(optuna, storage, seconds_per_trial: float) -> list[int]:
     """Mark RUNNING trials whose process is gone as FAIL; returns their numbers.
 
-    A trial of this host is stale when its process no longer runs (or it never recorded one
-    and is older than a minute); a trial of another host when it is older than
+    Called holding :func:`_ask_lock`: a trial that has not recorded its worker yet was asked
+    for by a process killed inside the lock, so it is stale. A trial of this host is stale when
+    its process no longer runs; a trial of another host when it is older than
     :data:`STALE_TRIALS` estimated trial durations (at least an hour).
     """
     from optuna.trial import TrialState
@@ -1120,17 +1148,22 @@ def _fail_stale(optuna, storage, seconds_per_trial: float) -> list[int]:
         if worker.get("host") == host:
             dead = not _pid_alive(int(worker.get("pid", 0)))
         elif not worker:
-            dead = age > 60
+            dead = True
         else:
             dead = age > max(3600.0, STALE_TRIALS * seconds_per_trial)
         if dead:
             try:
-                storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                # the mark first: a finished trial can no longer be updated
                 storage.set_trial_system_attr(t._trial_id, "livn_abandoned", True)
+                storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             except Exception:  # finished meanwhile by its (live) process
                 continue
             stale.append(t.number)
     return stale
+
+
+_STATE_WORDS = {"FAIL": "failed", "RUNNING": "running",
+                "PRUNED": "skipped (repeated an earlier point; asked again)"}  # fmt: skip
 
 
 def _describe_space(r: Mapping[str, Any]) -> str:
@@ -1340,24 +1373,29 @@ def evaluate(env, context: Mapping[str, Any], params: Mapping[str, Any], number:
 
 def run_trial(context: Mapping[str, Any], unit: tuple[int, str, dict]) -> None:
     """Run one trial of the study ``context`` (ask, simulate, tell); nothing if the study
-    already has its ``trials`` (complete or running)."""
-    from optuna.storages.journal import JournalFileSymlinkLock
+    already has its ``trials`` (complete or running).
+
+    A proposal that repeats the point of a complete or running trial (NSGA-II's crossover can
+    copy a parent unchanged) is recorded as PRUNED and the study is asked again, up to
+    :data:`MAX_REPEATS` times, so the complete trials are distinct points.
+    """
     from optuna.trial import TrialState
 
     study = _study_for(context)
-    lock = JournalFileSymlinkLock(str(Path(context["output_directory"]) / ASK_LOCK))
-    lock.acquire()
-    try:
+    with _ask_lock(Path(context["output_directory"])):
         busy = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
         if len(busy) >= int(context["trials"]):
             return
-        trial = study.ask()
+        seen = {tuple(sorted(t.params.items())) for t in busy}
+        for _ in range(MAX_REPEATS + 1):
+            trial = study.ask()
+            factors = {name: trial.suggest_float(name, lo, hi, log=True)
+                       for name, (lo, hi) in context["space"].items()}  # fmt: skip
+            if tuple(sorted(factors.items())) not in seen:
+                break
+            study.tell(trial, state=TrialState.PRUNED)  # a repeat: ask again
         trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
-    finally:
-        lock.release()
     try:
-        factors = {name: trial.suggest_float(name, lo, hi, log=True)
-                   for name, (lo, hi) in context["space"].items()}  # fmt: skip
         t0 = time.perf_counter()
         env = _env_for(context)
         stats = evaluate(env, context, point(context, factors), trial.number)
