@@ -4,7 +4,7 @@ livn --version
 livn systems list
 livn systems inspect SYSTEM [--json]
 livn systems generate_2d [key=value ...] [--launch] [--mea] [--plot [FILE]] [--inspect]
-livn systems generate config=PATH.yml [key=value ...] [--launch] [--mea] [--export [NAME]] ...
+livn systems [mpi|slurm] generate config=PATH.yml [key=value ...] [--launch] [--mea] [--export [NAME]] ...
 livn systems [mpi|slurm] sample [key=value ...] [--launch] [--merge] [--publish REPO_ID]
 livn systems [mpi|slurm] tune [key=value ...] [--launch] [--dry-run] [--inspect] [--plot] [--promote]
 livn batch config.yml [--dry-run] [--resume CHECKPOINT] [--device cpu|cuda] [--output DIR]
@@ -156,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     from livn.cli.sample import add_parsers as _add_sample
 
     _add_sample(ssub)
+
+    from livn.cli.generate import add_module_parsers as _add_generate_modules
+
+    _add_generate_modules(ssub)  # under the mpi/slurm modules, which sample registers
 
     from livn.cli.tune import add_parsers as _add_tune
 

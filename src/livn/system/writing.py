@@ -36,6 +36,32 @@ def generator_of(directory: str | os.PathLike) -> dict[str, Any] | None:
         return None
 
 
+def check_target(target: Path, record: dict[str, Any], overwrite: bool = False) -> bool:
+    """Whether ``target`` already holds the system of ``record`` (True: nothing to do); raises
+    :class:`ConfigError` where :func:`publish_system` may not write (see the module docstring).
+
+    Args:
+        target: Absolute path of the system directory.
+        record: The generator record of the system to write.
+        overwrite: Replace an existing system generated from a different configuration.
+    """
+    if (target / GRAPH_FILE).exists():
+        if generator_of(target) == record:
+            return True
+        if not overwrite:
+            raise ConfigError(
+                f"output_directory {target} already holds a system generated with a different "
+                "configuration. Choose another output_directory, delete the old one, or pass "
+                "overwrite=True (--overwrite)."
+            )
+    elif target.exists() and not _is_empty_dir(target):
+        raise ConfigError(
+            f"output_directory {target} exists, is not empty and is not a livn system; refusing "
+            "to write into it. Choose a new or empty directory."
+        )
+    return False
+
+
 def publish_system(
     target: Path,
     record: dict[str, Any],
@@ -51,20 +77,8 @@ def publish_system(
         build: Writes the system's files into the directory it is given.
         overwrite: Replace an existing system generated from a different configuration.
     """
-    if (target / GRAPH_FILE).exists():
-        if generator_of(target) == record:
-            return str(target)
-        if not overwrite:
-            raise ConfigError(
-                f"output_directory {target} already holds a system generated with a different "
-                "configuration. Choose another output_directory, delete the old one, or pass "
-                "overwrite=True (--overwrite)."
-            )
-    elif target.exists() and not _is_empty_dir(target):
-        raise ConfigError(
-            f"output_directory {target} exists, is not empty and is not a livn system; refusing "
-            "to write into it. Choose a new or empty directory."
-        )
+    if check_target(target, record, overwrite):
+        return str(target)
     _fs.make_dirs(target.parent)
     short = target.name[:64]  # the staging names must fit NAME_MAX (255) for any target name
     try:

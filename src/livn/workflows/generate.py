@@ -8,6 +8,7 @@ The same configuration drives the Python API and the CLI::
     gen.launch()    # builds ./systems/graphs/S1 (graph.json, cells.h5, connections.h5, ...)
     gen.mea()       # writes mea.json (the config's mea block, or a grid fitted to the area)
     gen.export()    # copies the system to ./systems/data/S1 (never overwrites)
+    gen.submit_slurm({"-t": "1:00:00"})  # or all of it as one Slurm job (see submit_slurm)
 
 ``config`` is a YAML file in the seed's format (see :mod:`livn.system.layered.config`), or the
 name of a config shipped with livn (``S1`` … ``S4``, ``CA1``); a path that does not exist whose
@@ -18,20 +19,23 @@ back to the shipped one, as sampling does for ``./systems/graphs/EI2``.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
+import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from livn import _fs
 from livn._config import Count, validate
 from livn.errors import ConfigError, did_you_mean
 from livn.system.graph import GRAPH_FILE
 from livn.system.layered import LayeredConfig, from_dict, load, write_layered
 from livn.system.system import System
-from livn.system.writing import generator_of
+from livn.system.writing import check_target, generator_of
 
 __all__ = ["Generate", "GenerateJob", "resolve_config"]
 
@@ -39,6 +43,11 @@ __all__ = ["Generate", "GenerateJob", "resolve_config"]
 DEFAULT_ROOT = Path("systems") / "graphs"
 #: Where ``export`` copies a system without a destination (``./systems/data/<name>``).
 EXPORT_ROOT = Path("systems") / "data"
+#: ``resources`` keys (without leading dashes) that set the job's task or node count; without
+#: one the script asks for one task.
+_TASK_KEYS = frozenset({"n", "ntasks", "ntasks-per-node", "N", "nodes"})
+#: ``resources`` keys of a sampling job that make no sense for one process.
+_NOT_FOR_GENERATE = frozenset({"a", "array", "launcher"})
 
 
 class GenerateJob(BaseModel):
@@ -131,6 +140,14 @@ class Generate:
 
         out = check_location(self.output_directory, system=True)
         return System(write_layered(self.system_config, out, overwrite=overwrite))
+
+    def check_launch(self, overwrite: bool = False) -> Path:
+        """The output directory if :meth:`launch` may write there; raises what it would raise."""
+        from livn.workflows.outputs import check_location
+
+        out = check_location(self.output_directory, system=True)
+        check_target(out, self.system_config.generator_record(), overwrite)
+        return out
 
     @property
     def system(self) -> System:
@@ -265,6 +282,95 @@ class Generate:
     def inspect(self) -> str:
         """The generated system's summary."""
         return self.system.summary()
+
+    def cli_arguments(self) -> list[str]:
+        """This job as ``livn systems generate`` arguments, with absolute paths."""
+        args = [f"config={self.config_path}", f"output_directory={self.output_directory}"]
+        return args + ([] if self.job.seed is None else [f"seed={self.job.seed}"])
+
+    @property
+    def script_path(self) -> Path:
+        """Where :meth:`submit_slurm` writes the script: ``<output_directory>.sbatch``."""
+        out = Path(self.output_directory)
+        return out.with_name(f"{out.name}.sbatch")
+
+    def sbatch_script(
+        self, resources: Mapping[str, Any] | None = None, flags: Sequence[str] = ("--launch",)
+    ) -> str:
+        """The sbatch script that runs ``livn systems generate <this job> <flags>`` once.
+
+        Args:
+            resources: sbatch options (``{"-t": "1:00:00", "-p": "normal"}``), rendered like a
+                sampling job's; ``--ntasks=1`` unless they set the task or node count.
+            flags: ``livn systems generate`` flags (``--launch``, ``--mea``, ``--export=NAME``…).
+        """
+        from livn.workflows.slurm import _option
+
+        resources = dict(resources or {})
+        for key in resources:
+            if str(key).lstrip("-") in _NOT_FOR_GENERATE:
+                raise ConfigError(
+                    f"resources {key}: the 3D generator is one process, run once (no job array, "
+                    "no launcher); remove this key."
+                )
+        options = [o for k, v in resources.items() if (o := _option(str(k), v))]
+        out = self.output_directory
+        lines = ["#!/bin/bash", "#SBATCH --job-name=livn-generate",
+                 f"#SBATCH --output={out}-%j.out"]  # fmt: skip
+        if not any(str(k).lstrip("-") in _TASK_KEYS for k in resources):
+            lines.append("#SBATCH --ntasks=1")
+        command = [sys.executable, "-m", "livn", "systems", "generate", *self.cli_arguments(),
+                   *flags]  # fmt: skip
+        lines += [*options, "", "set -euo pipefail", f"cd {shlex.quote(os.getcwd())}",
+                  " ".join(shlex.quote(a) for a in command)]  # fmt: skip
+        return "\n".join(lines) + "\n"
+
+    def submit_slurm(
+        self,
+        resources: Mapping[str, Any] | None = None,
+        flags: Sequence[str] = ("--launch",),
+        submit: bool = True,
+        overwrite: bool = False,
+    ) -> tuple[Path, str | None]:
+        """Write :attr:`script_path` (see :meth:`sbatch_script`) and submit it with sbatch.
+
+        Everything is checked before the script is written: sbatch on PATH (when ``submit``),
+        the resources and, with ``--launch``, the output directory. An existing, different
+        script is refused unless ``overwrite=True``, which also passes ``--overwrite`` to the
+        job (replace an existing, different system or ``mea.json``).
+
+        Returns:
+            ``(script path, sbatch's output or None)``.
+        """
+        from livn.workflows.slurm import require_sbatch, run_sbatch
+
+        sbatch = require_sbatch() if submit else None
+        flags = [*flags, *(["--overwrite"] if overwrite and "--overwrite" not in flags else [])]
+        text = self.sbatch_script(resources, flags)
+        if "--launch" in flags:
+            self.check_launch(overwrite="--overwrite" in flags)
+        else:
+            from livn.workflows.outputs import check_location
+
+            check_location(self.output_directory, system=True)
+        path = self.script_path
+        if path.is_dir():
+            raise ConfigError(f"{path} is a directory; choose another output_directory.")
+        try:
+            old = path.read_text(encoding="utf-8") if path.exists() else None
+        except (OSError, UnicodeDecodeError):
+            old = ""  # unreadable: never the same script
+        if old is not None and old != text and not overwrite:
+            raise ConfigError(
+                f"{path} already exists and is not the script of this job; livn never replaces "
+                "it silently. Pass --overwrite (overwrite=True) to replace it, or choose another "
+                "output_directory."
+            )
+        if old != text:
+            with _fs.atomic_write(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o755)
+        return path, run_sbatch(path, sbatch) if sbatch is not None else None
 
     def describe(self) -> dict[str, Any]:
         """The resolved job: config file, output directory and the system's configuration."""

@@ -13,6 +13,9 @@
 
 Either way every sample is written independently and atomically, so tasks can fail, be
 requeued or resubmitted: a resubmission skips the samples already written.
+
+A 3D generation job (``livn systems slurm generate``) is one process: its script is written by
+:meth:`livn.workflows.generate.Generate.submit_slurm`.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 from livn import _fs
 from livn.errors import ConfigError
 
-__all__ = ["SCRIPT_NAME", "require_sbatch", "sbatch_script", "submit"]
+__all__ = ["SCRIPT_NAME", "require_sbatch", "run_sbatch", "sbatch_script", "submit"]
 
 SCRIPT_NAME = "sample.sbatch"
 _OPTION = re.compile(r"^-{0,2}[A-Za-z][A-Za-z0-9-]*$")
@@ -123,7 +126,18 @@ def submit(job: Any, resources: dict[str, Any], run: bool = True) -> tuple[Path,
     os.chmod(path, 0o755)
     if not run:
         return path, None
-    proc = subprocess.run([sbatch, str(path)], capture_output=True, text=True)
+    return path, run_sbatch(path, sbatch)
+
+
+def run_sbatch(path: str | os.PathLike, sbatch: str | None = None) -> str:
+    """Submit the script ``path`` with ``sbatch`` (found on PATH when not given); returns
+    sbatch's output (``Submitted batch job N``).
+
+    Raises:
+        ConfigError: When ``sbatch`` is not on PATH, or when it fails.
+    """
+    proc = subprocess.run([sbatch or require_sbatch(), os.fspath(path)], capture_output=True,
+                          text=True)  # fmt: skip
     if proc.returncode != 0:
         raise ConfigError(f"sbatch failed ({proc.returncode}): {proc.stderr.strip()}")
-    return path, proc.stdout.strip()
+    return proc.stdout.strip()
