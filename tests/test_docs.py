@@ -8,7 +8,8 @@ Every fence must name its language, one of:
 - ``console``: the lines starting with ``$`` (and their ``\\`` continuations) run as ``sh``;
   the other lines are example output and are not compared (timings differ per machine).
 - ``yaml``/``yml``, ``json``: parsed; a YAML mapping with a ``batch`` key is a batch config
-  and must pass :class:`livn.workflows.sweeps.Batch` validation and its dry run.
+  and must pass :class:`livn.workflows.sweeps.Batch` validation and its dry run; a YAML block
+  with ``!include`` is a 3D layered config, validated next to the shipped include files.
 - ``text``: a directory layout or other prose; not run.
 
 An unlabelled fence or any other language fails ``test_every_block_names_a_known_language``,
@@ -355,6 +356,21 @@ def test_data_block_parses(block):
         return
     import yaml
 
+    if "!include" in block.code:  # a 3D layered config: its includes are the shipped files
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        from livn.system.layered.config import load
+        from livn.system.predefined import shipped_config
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for f in Path(shipped_config("S1")).parent.glob("_*.yml"):
+                shutil.copy(f, tmp)
+            path = Path(tmp) / "config.yml"
+            path.write_text(block.code, encoding="utf-8")
+            load(path)  # validates every key, layer, count and include
+        return
     data = yaml.safe_load(block.code)
     if isinstance(data, dict) and "batch" in data:
         import io

@@ -263,6 +263,19 @@ def test_mpi_module_builds_the_mpiexec_command(tmp_path):
         job.mpi_command({"--nodes": 2})
 
 
+def test_mpi_module_ranks_from_mpi_ranks_or_all_cores(tmp_path, monkeypatch):
+    """The seed runs `export MPI_RANKS=8; livn systems mpi ... --launch` without resources."""
+    job = get("sample", {**BASE, "output_directory": str(tmp_path / "o")})
+    monkeypatch.setenv("MPI_RANKS", "8")
+    assert job.mpi_command({})[1:3] == ["-n", "8"]
+    monkeypatch.delenv("MPI_RANKS")
+    assert job.mpi_command({})[1:3] == ["-n", str(max(2, os.cpu_count() or 1))]
+    for bad in ("1", "eight", "2.5"):
+        monkeypatch.setenv("MPI_RANKS", bad)
+        with pytest.raises(ConfigError, match=f"MPI_RANKS='{bad}'.*integer >= 2"):
+            job.mpi_command({})
+
+
 def test_slurm_script_and_submission(tmp_path, monkeypatch):
     bindir = tmp_path / "bin"
     bindir.mkdir()

@@ -610,9 +610,24 @@ def _ranks(resources: Mapping[str, Any]) -> int:
                     "(one controller and at least one worker)."
                 )
             return value
+    if not resources:  # the seed's `export MPI_RANKS=8; livn systems mpi ...`, else all cores
+        text = os.environ.get("MPI_RANKS", "").strip()
+        if not text:
+            return max(2, os.cpu_count() or 1)
+        try:
+            ranks = int(text)
+        except ValueError:
+            ranks = 0
+        if ranks < 2:
+            raise ConfigError(
+                f"MPI_RANKS={text!r}: the number of MPI ranks must be an integer >= 2 (one "
+                "controller and at least one worker); e.g. export MPI_RANKS=8, or pass "
+                "resources='{\"-n\": 8}'."
+            )
+        return ranks
     raise ConfigError(
-        "resources must give the number of MPI ranks, e.g. resources='{\"-n\": 4}'; got "
-        f"{dict(resources)!r}."
+        "resources must give the number of MPI ranks, e.g. resources='{\"-n\": 4}' (without "
+        f"resources: $MPI_RANKS, else all cores); got {dict(resources)!r}."
     )
 
 
