@@ -1,4 +1,4 @@
-"""Seed 001's differentiable simulation, verbatim except for the system (EI1 for S1).
+"""Seed 001's differentiable simulation, verbatim (predefined S1, built offline on first use).
 
 Gradients flow from a loss on the simulated voltages back through the RCSD dynamics, the
 synapses (surrogate gradients at spikes) and the electrodes' extracellular field to the
@@ -43,7 +43,7 @@ def make_step(
     return loss, opt_state, new_inputs
 
 
-env = Env(predefined("EI1")).init()
+env = Env(predefined("S1")).init()
 
 env.apply_model_defaults()
 env.record_spikes()

@@ -80,7 +80,7 @@ def test_surrogate_gradient_passes_spikes_to_synapses(env):
 
 
 def test_seed_001_differentiable_example_runs():
-    """examples/differentiable_simulation.py (seed 001, EI1 for S1) yields a non-zero step."""
+    """examples/differentiable_simulation.py (seed 001, verbatim with S1) yields a non-zero step."""
     import os
     import subprocess
     import sys

@@ -1192,7 +1192,7 @@ def _label(param: str) -> str:
 
 def _fmt_stat(value: Any, ok: bool | None) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "nan"
+        return "n/a"  # e.g. no cell fired 3 spikes, so no ISI CV (scored as `missing`)
     return f"{value:.3g}{'+' if ok else ''}"
 
 
