@@ -8,7 +8,10 @@ declares ``name``, ``dt`` and ``record_dt`` (ms), ``refractory`` (ms), default b
 * ``cell_type(synapse_type) -> CellDynamics`` — the dynamics of the cells of a population of
   that synapse type (``"excitatory"`` / ``"inhibitory"``);
 * ``synapse(cell, section, mechanism, template) -> SynapseKinetics | None`` — how a synaptic
-  mechanism of the system (SPEC §2.4 template) acts on those cells (``None``: ignored).
+  mechanism of the system (SPEC §2.4 template) acts on those cells (``None``: ignored);
+* optionally ``synapse_physics`` — a :class:`SynapsePhysics` (NMDA Mg, AMPA depression,
+  conduction velocity; default SPEC §2.4's), which every backend reads through
+  :func:`synapse_physics` instead of hard-coding it.
 
 A :class:`CellDynamics` is a chain of ``n_comp`` compartments (1 for point neurons). Its
 functions take the array namespace ``xp`` (NumPy or ``jax.numpy``) so a reference solver and
@@ -57,6 +60,35 @@ class SynapseKinetics:
             return 1.0
         tp = tr * td / (td - tr) * np.log(td / tr)
         return float(1.0 / (np.exp(-tp / td) - np.exp(-tp / tr)))
+
+
+@dataclass(frozen=True)
+class SynapsePhysics:
+    """Synapse physics shared by all mechanisms of a model (SPEC §2.4), read by every backend.
+
+    Attributes:
+        nmda_mg: Extracellular Mg²⁺ of the NMDA block ``1 / (1 + exp(-0.062 v) · Mg / 3.57)``,
+            mM.
+        std_u: Release fraction ``U`` of AMPA short-term depression (Tsodyks–Markram).
+        std_tau_rec: Recovery time constant of the depression, ms.
+        conduction_velocity: Axonal conduction velocity (delay = soma distance / velocity,
+            at least 2 steps), µm/ms.
+    """
+
+    nmda_mg: float = 1.0
+    std_u: float = 0.25
+    std_tau_rec: float = 400.0
+    conduction_velocity: float = 250.0
+
+    def mg_block(self, xp: Any, v: Any) -> Any:
+        """The NMDA magnesium block at voltage ``v`` (mV), in ``xp`` (NumPy, jax.numpy, math)."""
+        return 1.0 / (1.0 + xp.exp(-0.062 * v) * (self.nmda_mg / 3.57))
+
+
+def synapse_physics(model: Any) -> SynapsePhysics:
+    """The model's :class:`SynapsePhysics` (its ``synapse_physics`` attribute, else SPEC's)."""
+    physics = getattr(model, "synapse_physics", None)
+    return physics if isinstance(physics, SynapsePhysics) else SynapsePhysics()
 
 
 def step_heaviside(x):

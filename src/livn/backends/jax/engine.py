@@ -28,8 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from livn.backends.jax.network import Network
-from livn.models.base import step_heaviside
-from livn.models.rcsd.model import NMDA_MG, STD_TAU_REC, STD_U
+from livn.models.base import step_heaviside, synapse_physics
 
 F32 = jnp.float32
 DELIVERY = ("auto", "gather", "scatter")
@@ -138,6 +137,7 @@ class Engine:
             raise ConfigError(f"unknown delivery {delivery!r}. Valid: {', '.join(DELIVERY)}.")
         self.net = network
         self.model = model
+        self.physics = synapse_physics(model)
         self.seed = int(seed)
         self.dt = float(model.dt)
         self.n_sub = max(1, round(model.record_dt / model.dt))
@@ -327,7 +327,7 @@ class Engine:
             kins = [k.kinetics for k in g.channels]
             if any(k.nmda for k in kins):
                 v_t = s["v"][:, ch["target_idx"]]
-                mg = 1.0 / (1.0 + jnp.exp(-0.062 * v_t) * (NMDA_MG / 3.57))
+                mg = self.physics.mg_block(jnp, v_t)
                 g_syn = jnp.where(jnp.asarray(ch["nmda"])[None, :], g_syn * mg, g_syn)
 
             # point-conductance noise (exact OU update, coefficients hoisted per run)
@@ -361,9 +361,10 @@ class Engine:
         fired = spk > 0
         rec = None if rec is None else (rec[0], t_cross, *rec[1:])
         if self.any_std:  # presynaptic bookkeeping: AMPA depression, then delivery
-            r_eff = 1.0 - (1.0 - state["R"]) * jnp.exp(-(t + dt - state["t_pre"]) / STD_TAU_REC)
-            state, buf = self._deliver(state, spk, spk * r_eff * STD_U, dense, rec)
-            state = {**state, "R": jnp.where(fired, r_eff * (1.0 - STD_U), state["R"]),
+            u, tau_rec = self.physics.std_u, self.physics.std_tau_rec
+            r_eff = 1.0 - (1.0 - state["R"]) * jnp.exp(-(t + dt - state["t_pre"]) / tau_rec)
+            state, buf = self._deliver(state, spk, spk * r_eff * u, dense, rec)
+            state = {**state, "R": jnp.where(fired, r_eff * (1.0 - u), state["R"]),
                      "t_pre": jnp.where(fired, t + dt, state["t_pre"])}  # fmt: skip
         else:  # no depressing synapse: releases are never read
             state, buf = self._deliver(state, spk, spk, dense, rec)

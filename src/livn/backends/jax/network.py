@@ -24,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from livn.models.base import SynapseKinetics
-from livn.models.rcsd.model import CONDUCTION_VELOCITY
+from livn.models.base import SynapseKinetics, synapse_physics
 
 
 @dataclass(frozen=True)
@@ -115,6 +114,7 @@ def build_network(system, model) -> Network:
     from livn.system.synapses import weight_name
 
     dt = float(model.dt)
+    velocity = synapse_physics(model).conduction_velocity  # µm/ms
     info = system.population_info
     by_type: dict[str, list[str]] = {}
     for pop in system.populations:
@@ -158,7 +158,7 @@ def build_network(system, model) -> Network:
         g = groups[pop_group[proj.post]]
         local_post = engine_index[proj.post_gids] - g.offset
         d_steps = np.maximum(
-            np.round(proj.distances.astype(np.float64) / CONDUCTION_VELOCITY / dt), 2
+            np.round(proj.distances.astype(np.float64) / velocity / dt), 2
         ).astype(np.int64)
         for ci, ch in enumerate(g.channels):
             if ch.projection != name:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from livn.models.rcsd.model import NMDA_MG, NOISE_DEFAULTS
+from livn.models.rcsd.model import NOISE_DEFAULTS, PHYSICS
 
 __all__ = [
     "DRIVE",
@@ -88,7 +88,7 @@ def synapse_charge(mechanism: str, info: Any, weight: float | None = None) -> fl
         area = td
     block = 1.0
     if mechanism.upper().startswith("NMDA"):
-        block = 1.0 / (1.0 + math.exp(-0.062 * V_REST) * (NMDA_MG / 3.57))
+        block = PHYSICS.mg_block(math, V_REST)
     return w * float(info.g_unit) * area * block
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from livn.errors import ConfigError
-from livn.models.base import SynapseKinetics, step_heaviside
+from livn.models.base import SynapseKinetics, SynapsePhysics, step_heaviside
 from livn.models.rcsd import dynamics as D
 from livn.models.rcsd.cells import CellType, exc_cell, inh_cell
 
@@ -24,11 +24,13 @@ NOISE_DEFAULTS = {
 NOISE_E_E = 0.0  # mV
 NOISE_E_I = -75.0  # mV
 
-#: AMPA short-term depression (Tsodyks–Markram), SPEC §2.4.
-STD_U = 0.25
-STD_TAU_REC = 400.0  # ms
-NMDA_MG = 1.0  # mM
-CONDUCTION_VELOCITY = 250.0  # µm/ms
+#: Synapse physics of SPEC §2.4 (NMDA Mg block, AMPA short-term depression, conduction
+#: velocity); the model's ``synapse_physics``, read by every backend.
+PHYSICS = SynapsePhysics()
+STD_U = PHYSICS.std_u
+STD_TAU_REC = PHYSICS.std_tau_rec  # ms
+NMDA_MG = PHYSICS.nmda_mg  # mM
+CONDUCTION_VELOCITY = PHYSICS.conduction_velocity  # µm/ms
 
 
 @dataclass
@@ -40,12 +42,14 @@ class ReducedCalciumSomaDendrite:
         record_dt: Voltage/current recording interval, ms.
         refractory: Spike-detection refractory period, ms.
         noise: Default background-noise parameters (see :data:`NOISE_DEFAULTS`).
+        synapse_physics: NMDA Mg block, AMPA depression, conduction velocity (SPEC §2.4).
     """
 
     dt: float = 0.025
     record_dt: float = 0.1
     refractory: float = 2.0
     noise: dict[str, float] = field(default_factory=lambda: dict(NOISE_DEFAULTS))
+    synapse_physics: SynapsePhysics = field(default_factory=SynapsePhysics)
 
     name = "RCSD"
 
