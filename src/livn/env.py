@@ -154,26 +154,20 @@ class Env:
         return self
 
     def model_defaults(self) -> dict[str, dict[str, float]]:
-        """``{"weights": {...}, "noise": {...}}`` for this system and model.
-
-        The system's ``params/<model>.json`` (tuned) if it has one; for RCSD without it,
-        weights derived from the realised in-degrees and transmitters
-        (:func:`livn.models.rcsd.defaults.derived_params`); else the template weights.
+        """``{"weights": {...}, "noise": {...}}`` for this system and model: the model's
+        ``default_params(system)`` — the system's ``params/<model>.json`` (tuned) if it has
+        one, else the model's rule (RCSD: weights derived from the realised in-degrees and
+        transmitters; LIF, Izhikevich: the template weights) — or, for a model without that
+        method, the tuned file or the templates (:mod:`livn.models.params`).
         """
-        import json
+        rule = getattr(self.model, "default_params", None)
+        if callable(rule):
+            return rule(self.system)
+        from livn.models.params import template_params, tuned_params
 
-        from livn import _fs
-
-        path = _fs.join(self.system.uri, f"params/{self.model.name}.json")
-        if self.model.name != "RCSD":
-            path = ""
-        if path and _fs.exists(path):
-            return json.loads(_fs.read_text(path))
-        from livn.models.rcsd.defaults import derived_params, template_params
-
-        if self.model.name == "RCSD":
-            return derived_params(self.system, self.model.noise)
-        return {**template_params(self.system), "noise": dict(self.model.noise)}
+        name = str(getattr(self.model, "name", ""))
+        noise = getattr(self.model, "noise", None)
+        return tuned_params(self.system, name) or template_params(self.system, noise)
 
     @property
     def weight_names(self) -> list[str]:

@@ -55,6 +55,13 @@ class LIF:
     def synapse(self, cell: Any, section: str, mechanism: str, template: Any):
         return point_synapse(self, section, mechanism, template)
 
+    def default_params(self, system: Any) -> dict[str, dict[str, float]]:
+        """The system's ``params/<name>.json`` (tuned), else the template weights and this
+        model's noise (:mod:`livn.models.params`)."""
+        from livn.models.params import template_params, tuned_params
+
+        return tuned_params(system, self.name) or template_params(system, self.noise)
+
 
 class LIFCell(PointCell):
     def __init__(self, model: LIF, name: str) -> None:

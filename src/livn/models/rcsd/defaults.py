@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from livn.models.params import template_params
 from livn.models.rcsd.model import NOISE_DEFAULTS, PHYSICS
 
 __all__ = [
@@ -56,15 +57,6 @@ NMDA_FACTOR = 0.1
 EXC_NOISE_FACTOR = 1.5
 #: Membrane potential at which the NMDA Mg block is evaluated for the charge, mV.
 V_REST = -65.0
-
-
-def template_params(system) -> dict[str, dict[str, float]]:
-    """The templates: each mechanism's template weight (release sites) and the SPEC §2.5 noise."""
-    weights = {}
-    for p in system.graph.projections:
-        for mech, m in p.mechanisms.items():
-            weights[f"{p.post}_{p.pre}-{p.section}-{mech}-weight"] = m.weight
-    return {"weights": weights, "noise": dict(NOISE_DEFAULTS)}
 
 
 #: Former name of :func:`template_params`.

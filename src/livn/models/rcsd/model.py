@@ -61,6 +61,14 @@ class ReducedCalciumSomaDendrite:
         """The cell dynamics for a population of the given synapse type."""
         return RCSDCell(self.cell_template(synapse_type), self.refractory)
 
+    def default_params(self, system: Any) -> dict[str, dict[str, float]]:
+        """The system's ``params/RCSD.json`` (tuned), else weights derived from its realised
+        in-degrees and transmitters (:func:`livn.models.rcsd.defaults.derived_params`)."""
+        from livn.models.params import tuned_params
+        from livn.models.rcsd.defaults import derived_params
+
+        return tuned_params(system, self.name) or derived_params(system, self.noise)
+
     def synapse(self, cell: RCSDCell, section: str, mechanism: str, template: Any):
         """SPEC §2.4 kinetics of a system synapse template on ``cell``."""
         upper = mechanism.upper()
