@@ -107,11 +107,10 @@ class Env:
     # ------------------------------------------------------------------ lifecycle
     def init(self) -> Env:
         """Build the engine (compiles on the first run). Returns ``self``."""
-        from livn.backends.jax.engine import Engine
-        from livn.backends.jax.network import build_network
+        from livn.backends import load
 
-        self.engine = Engine(build_network(self.system, self.model), self.model, seed=self.seed,
-                             delivery=self._delivery)  # fmt: skip
+        factory = load(self.backend)  # imports the simulator; names its extra if missing
+        self.engine = factory(self.system, self.model, seed=self.seed, delivery=self._delivery)
         self.params = self.engine.default_params(self.model.noise)
         self.clear()
         return self

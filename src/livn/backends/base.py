@@ -1,0 +1,125 @@
+"""The backend seam: what an engine provides to :class:`livn.env.Env`, and the registry.
+
+A backend is registered by name with the dotted path of its engine factory and the extra that
+installs its simulator. :func:`load` imports the factory only when an Env is initialised, so
+``import livn`` and ``Env(...)`` import no simulator; a missing simulator raises
+:class:`~livn.errors.MissingDependencyError` naming the extra.
+
+The factory is called as ``factory(system, model, seed=..., delivery=...)`` and returns an
+:class:`Engine`. The JAX engine is the only backend of this version (``jax``; ``diffrax`` is
+the seed's name for it); NEURON and Brian2 engines register here when they exist.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from livn.errors import ConfigError, MissingDependencyError, did_you_mean
+
+__all__ = ["REGISTRY", "Backend", "Engine", "load", "register", "resolve"]
+
+
+class Engine(Protocol):
+    """A built simulation of one system and model (the contract :class:`~livn.env.Env` uses).
+
+    Attributes:
+        dt: Integration step, ms.
+        n_sub: Integration steps per recording interval.
+        net: The connectivity/channel tables (weight keys, gid order, channel maps).
+    """
+
+    dt: float
+    n_sub: int
+    net: Any
+
+    def default_params(self, noise: dict[str, float]) -> dict:
+        """Engine-side parameters (weights per channel, noise) from the model's noise."""
+
+    def initial_state(self) -> Any:
+        """The state at t = 0."""
+
+    def run(self, state: Any, params: dict, n_steps: int, **kwargs: Any) -> Any:
+        """Advance ``state`` by ``n_steps`` integration steps with ``params``."""
+
+    def run_batch(self, state: Any, params: dict, n_steps: int, **kwargs: Any) -> Any:
+        """:meth:`run` over a batch of stimuli and/or noise keys."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A registered backend.
+
+    Attributes:
+        name: Canonical name (``jax``).
+        factory: ``"module:callable"`` building an :class:`Engine`.
+        requires: The module whose absence means the simulator is not installed.
+        extra: The pip extra that installs it (``pip install 'livn[extra]'``).
+        capabilities: ``differentiable``, ``batched``, ``gpu``, ``mpi``… (documentation).
+    """
+
+    name: str
+    factory: str
+    requires: str
+    extra: str
+    capabilities: frozenset[str] = frozenset()
+
+
+def _jax_engine(system: Any, model: Any, seed: int = 0, delivery: str = "auto") -> Engine:
+    from livn.backends.jax.engine import Engine as JaxEngine
+    from livn.backends.jax.network import build_network
+
+    return JaxEngine(build_network(system, model), model, seed=seed, delivery=delivery)
+
+
+#: Registered backends by canonical name; :data:`ALIASES` maps other names onto them.
+REGISTRY: dict[str, Backend] = {
+    "jax": Backend(
+        name="jax",
+        factory="livn.backends.base:_jax_engine",
+        requires="jax",
+        extra="jax",
+        capabilities=frozenset({"differentiable", "batched", "gpu"}),
+    ),
+}
+ALIASES: dict[str, str] = {"diffrax": "jax"}
+
+
+def register(backend: Backend, *aliases: str) -> None:
+    """Register ``backend`` (replacing one of the same name) and its alias names."""
+    REGISTRY[backend.name] = backend
+    for alias in aliases:
+        ALIASES[alias] = backend.name
+
+
+def resolve(name: Any) -> str:
+    """Canonical backend name; unknown names raise ConfigError listing the valid ones."""
+    key = str(name).strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in REGISTRY:
+        names = [*REGISTRY, *ALIASES]
+        raise ConfigError(
+            f"unknown backend {name!r} (from LIVN_BACKEND or backend=). Valid: "
+            f"{', '.join(names)}.{did_you_mean(str(name).strip().lower(), names)}"
+        )
+    return key
+
+
+def load(name: str):
+    """The engine factory of backend ``name`` (imports its simulator now).
+
+    Raises:
+        ConfigError: Unknown name.
+        MissingDependencyError: The simulator is not installed (names the extra).
+    """
+    backend = REGISTRY[resolve(name)]
+    try:
+        importlib.import_module(backend.requires)
+    except ImportError as e:
+        raise MissingDependencyError(
+            f"the {backend.name!r} backend needs {backend.requires!r}, which is not installed. "
+            f"Install it with: pip install 'livn[{backend.extra}]'"
+        ) from e
+    module, _, attr = backend.factory.partition(":")
+    return getattr(importlib.import_module(module), attr)
