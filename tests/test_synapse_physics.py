@@ -31,7 +31,7 @@ def test_mg_block_matches_the_spec_formula_in_every_namespace():
 
 
 def test_conduction_velocity_sets_the_delays():
-    from livn.backends.jax.network import build_network
+    from livn.backends.network import build_network
     from livn.system import System, predefined
 
     system = System(predefined("EI1"))

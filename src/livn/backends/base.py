@@ -68,7 +68,7 @@ class Backend:
 
 def _jax_engine(system: Any, model: Any, seed: int = 0, delivery: str = "auto") -> Engine:
     from livn.backends.jax.engine import Engine as JaxEngine
-    from livn.backends.jax.network import build_network
+    from livn.backends.network import build_network
 
     return JaxEngine(build_network(system, model), model, seed=seed, delivery=delivery)
 

@@ -5,7 +5,7 @@ arguments, so changing them never recompiles. Background noise for a block of st
 from ``fold_in(key(seed), first step of the block)``, so a run is reproducible from the seed
 and continues across ``run()`` calls.
 
-Spike delivery (see :mod:`livn.backends.jax.network`) is ``"gather"`` (a ring of past spikes
+Spike delivery (see :mod:`livn.backends.network`) is ``"gather"`` (a ring of past spikes
 read by every synapse entry; dense over entries) or ``"scatter"`` (each spike adds to a ring
 of future inputs; event driven — in mask mode every cell's entries are added, so that it is
 differentiable too). ``"auto"`` picks scatter on CPUs, and elsewhere for networks with many
@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from livn.backends.jax.network import Network
+from livn.backends.network import Network
 from livn.models.base import step_heaviside, synapse_physics
 
 F32 = jnp.float32
@@ -122,7 +122,7 @@ class Engine:
     """Runs a :class:`Network` of one model's cells.
 
     Args:
-        network: Static structure from :func:`~livn.backends.jax.network.build_network`.
+        network: Static structure from :func:`~livn.backends.network.build_network`.
         model: The model (``dt``, ``record_dt``, cell dynamics).
         seed: Seed of anything random in the initial state (e.g. LIF ``v_init="uniform"``).
         delivery: ``"auto"``, ``"gather"`` or ``"scatter"`` (see the module docstring).

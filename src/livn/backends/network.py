@@ -1,4 +1,7 @@
-"""Static network structure for the JAX engine, built once per system (NumPy setup).
+"""Static network structure of a system and model, built once (plain NumPy, backend-neutral).
+
+Every backend can reuse these tables (the JAX engine does; a NEURON or Brian2 backend reads the
+same groups, channels, weight keys, delays and gid order, so all backends agree on them).
 
 Cells are grouped by cell type (one vectorised update per group). "Engine order" is the
 concatenation of the groups; ``gids[engine_index]`` maps back to global gids.
