@@ -58,3 +58,20 @@ def test_importing_the_registry_imports_no_simulator():
             "print(sorted(m for m in ('jax', 'neuron', 'brian2') if m in sys.modules))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_env_module_imports_no_simulator():
+    """Env reaches the simulator only through its engine (the seam of livn.backends.base)."""
+    import ast
+    from pathlib import Path
+
+    import livn.env
+
+    tree = ast.parse(Path(livn.env.__file__).read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert not imported & {"jax", "jaxlib", "neuron", "brian2", "torch"}, imported

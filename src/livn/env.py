@@ -127,12 +127,10 @@ class Env:
                 cleared Env with seed ``s`` runs exactly like a new ``Env(..., seed=s)``.
         """
         self._check_init()
-        import jax
-
         if seed is not None:
             self.seed = limits.seed(seed)
         self.state = self.engine.initial_state()
-        self.key = jax.random.key(self.seed)
+        self.key = self.engine.key(self.seed)
         self.t = 0.0
         return self
 
@@ -176,8 +174,6 @@ class Env:
     def set_weights(self, weights: dict[str, float]) -> Env:
         """Set connection weights by key ``"{post}_{pre}-{section}-{mechanism}-weight"``."""
         self._check_init()
-        import jax.numpy as jnp
-
         keys = self.engine.net.weight_keys
         new = [np.asarray(w) for w in self.params["weights"]]
         if not isinstance(weights, Mapping):
@@ -199,7 +195,7 @@ class Env:
                     if c.key == key:
                         new[gi] = new[gi].copy()
                         new[gi][ci] = float(value)
-        self.params = {**self.params, "weights": [jnp.asarray(w, jnp.float32) for w in new]}
+        self.params = {**self.params, "weights": self.engine.weights_param(new)}
         return self
 
     def set_noise(self, noise: dict[str, float] | None = None, **kwargs: float) -> Env:
@@ -209,8 +205,6 @@ class Env:
         noise off (``True`` on).
         """
         self._check_init()
-        import jax.numpy as jnp
-
         NOISE_DEFAULTS = self.model.noise
 
         if noise is not None and not isinstance(noise, Mapping):
@@ -226,7 +220,7 @@ class Env:
             if key == "enabled":
                 if not isinstance(value, bool | np.bool_):
                     raise ConfigError(f"noise 'enabled' must be True or False; got {value!r}.")
-                noise_on = jnp.asarray(1.0 if value else 0.0, jnp.float32)
+                noise_on = self.engine.switch(bool(value))
                 continue
             pop, _, name = key.rpartition("-")
             if name not in NOISE_DEFAULTS or (pop and pop not in ranges):
@@ -250,7 +244,7 @@ class Env:
             arrays[name] = arr
         self.params = {
             **self.params,
-            "noise": {k: jnp.asarray(v, jnp.float32) for k, v in arrays.items()},
+            "noise": self.engine.noise_param(arrays),
             "noise_on": noise_on,
         }
         return self
@@ -349,9 +343,7 @@ class Env:
             arr = np.zeros((stim.num_steps, n), dtype=np.float32)
             arr[:, cols] = np.asarray(stim.array, dtype=np.float32)
         else:  # a JAX array (possibly traced): stay differentiable
-            import jax.numpy as jnp
-
-            arr = jnp.zeros((stim.num_steps, n), jnp.float32).at[:, cols].set(stim.array)
+            arr = self.engine.place_cells(stim.array, stim.num_steps, cols)
         return {"stim": arr, "stim_dt": stim.dt, "stim_kind": "cells"}
 
     def run(self, duration: float, stimulus: Stimulus | Any | None = None, unroll: str | None = None,
@@ -411,17 +403,12 @@ class Env:
                             "fewer trials at once, or record less")  # fmt: skip
 
     def _run_mask(self, n_steps: int, args: dict, key: Any):
-        import jax.numpy as jnp
-
         _, _, vs, _, masks = self.engine.run(
             self.state, self.params, n_steps, key=key, record_v=True, mode="mask", **args
         )
-        order = jnp.asarray(self.engine.net.engine_index)
-        mask = masks.T[order]
-        t = (jnp.arange(masks.shape[0]) + 1) * self.engine.n_sub * self.engine.dt
         pops = self._record["voltage"] or list(self.system.populations)
         iv = np.flatnonzero(self._gid_mask(pops))
-        v = vs.T[order[iv]]
+        mask, t, v = self.engine.mask_outputs(masks, vs, iv)
         return mask, t, iv, v
 
     def _result(self, buf, vs, ims, rec=None) -> RunResult:
@@ -468,9 +455,6 @@ class Env:
             A list of :class:`RunResult`, one per trial.
         """
         self._check_init()
-        import jax
-        import jax.numpy as jnp
-
         duration = positive_ms(duration, "duration")
         n_steps = limits.steps(duration, self.engine.dt)
         batched_stim = False
@@ -483,7 +467,7 @@ class Env:
                 space = stim.space if stim is not None else "cells"
                 dt = stim.dt if stim is not None else 1.0
                 per = [self._stimulus_args(Stimulus(a, dt=dt, space=space)) for a in arr]
-                args = {**per[0], "stim": jnp.stack([jnp.asarray(p["stim"]) for p in per])}
+                args = {**per[0], "stim": self.engine.stack([p["stim"] for p in per])}
             else:
                 args = self._stimulus_args(stimulus)
         if seeds is None:
@@ -503,7 +487,7 @@ class Env:
         if not seeds:
             raise ConfigError("run_batch needs at least one seed (one trial).")
         self._check_memory(duration, n_steps, len(seeds))
-        keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
+        keys = self.engine.keys(seeds)
         rec = self._record
         _, buf, vs, ims, _ = self.engine.run_batch(
             self.state, self.params, n_steps, keys, batched_stim=batched_stim,

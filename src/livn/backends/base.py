@@ -46,6 +46,31 @@ class Engine(Protocol):
     def run_batch(self, state: Any, params: dict, n_steps: int, **kwargs: Any) -> Any:
         """:meth:`run` over a batch of stimuli and/or noise keys."""
 
+    # the engine's own arrays, so that the Env imports no simulator library
+    def key(self, seed: int) -> Any:
+        """The noise key of a run with ``seed``."""
+
+    def keys(self, seeds: list[int]) -> Any:
+        """One noise key per trial of a batch."""
+
+    def weights_param(self, per_group: list[Any]) -> Any:
+        """The ``weights`` parameter from NumPy channel weights per cell group."""
+
+    def noise_param(self, arrays: dict[str, Any]) -> Any:
+        """The ``noise`` parameter from per-cell NumPy arrays by noise name."""
+
+    def switch(self, on: bool) -> Any:
+        """The ``noise_on`` parameter."""
+
+    def place_cells(self, array: Any, num_steps: int, cols: Any) -> Any:
+        """A stimulus of the engine's own array type ``[T, k]`` placed on columns ``cols``."""
+
+    def stack(self, arrays: list[Any]) -> Any:
+        """Batch stimuli stacked along a new leading axis."""
+
+    def mask_outputs(self, masks: Any, vs: Any, iv: Any) -> tuple[Any, Any, Any]:
+        """``(mask, block end times, v)`` of a differentiable (mask-mode) run."""
+
 
 @dataclass(frozen=True)
 class Backend:

@@ -209,6 +209,44 @@ class Engine:
             state["fut"] = np.zeros((self.net.ring, self.net.n_slots + 1), np.float32)
         return _dev_tree(state)
 
+    # ------------------------------------------------ arrays for the Env (it imports no JAX)
+    def key(self, seed: int):
+        """The PRNG key of the noise of a run with ``seed``."""
+        return jax.random.key(seed)
+
+    def keys(self, seeds: list[int]):
+        """One PRNG key per trial of a batch, ``[B]``."""
+        return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
+
+    def weights_param(self, per_group: list[np.ndarray]) -> list:
+        """The ``weights`` parameter: one float32 array of channel weights per cell group."""
+        return [jnp.asarray(w, jnp.float32) for w in per_group]
+
+    def noise_param(self, arrays: dict[str, np.ndarray]) -> dict:
+        """The ``noise`` parameter: per-cell float32 arrays (engine order) by noise name."""
+        return {k: jnp.asarray(v, jnp.float32) for k, v in arrays.items()}
+
+    def switch(self, on: bool):
+        """The ``noise_on`` parameter."""
+        return jnp.asarray(1.0 if on else 0.0, jnp.float32)
+
+    def place_cells(self, array: Any, num_steps: int, cols: np.ndarray):
+        """A JAX (possibly traced) stimulus ``[T, k]`` as ``[T, N]`` engine columns ``cols``;
+        stays differentiable."""
+        n = self.net.num_neurons
+        return jnp.zeros((num_steps, n), jnp.float32).at[:, cols].set(array)
+
+    def stack(self, arrays: list[Any]):
+        """Stimuli of a batch stacked along a new leading axis."""
+        return jnp.stack([jnp.asarray(a) for a in arrays])
+
+    def mask_outputs(self, masks: Any, vs: Any, iv: np.ndarray) -> tuple[Any, Any, Any]:
+        """``(mask [N, blocks] in gid order, block end times ms, v [len(iv), blocks])`` of a
+        mask-mode run (JAX arrays, differentiable)."""
+        order = jnp.asarray(self.net.engine_index)
+        t = (jnp.arange(masks.shape[0]) + 1) * self.n_sub * self.dt
+        return masks.T[order], t, vs.T[order[iv]]
+
     def default_params(self, noise: dict[str, float]) -> dict:
         n = self.net.num_neurons
         return _dev_tree({
