@@ -295,11 +295,7 @@ def _build(name: str, target: Path) -> None:
         if mea is not None:
             mea.save(built)
         _write_model_defaults(spec, built)
-        try:
-            os.rename(built, target)
-        except OSError:
-            if not (target / "graph.json").exists():  # pragma: no cover - unexpected
-                raise
+        _publish(built, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -312,13 +308,18 @@ def _build_layered(name: str, target: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{_STAGING}", dir=target.parent))
     try:
         built = Path(write_layered(config, staging / "system"))
-        try:
-            os.rename(built, target)
-        except OSError:
-            if not (target / "graph.json").exists():  # pragma: no cover - unexpected
-                raise
+        _publish(built, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(built: Path, target: Path) -> None:
+    """Move a finished build into place atomically; a concurrent builder that won is fine."""
+    try:
+        os.rename(built, target)
+    except OSError:
+        if not (target / "graph.json").exists():  # pragma: no cover - unexpected
+            raise
 
 
 def _area_bounds(directory: Path) -> tuple[list[float], list[float]]:
