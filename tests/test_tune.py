@@ -430,3 +430,14 @@ def test_a_trial_asked_by_a_process_killed_inside_the_ask_lock_is_failed(tmp_pat
     failed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
     assert [t.number for t in failed] == [orphan.number]
     assert failed[0].system_attrs["livn_abandoned"] is True
+
+
+def test_output_directory_defaults_to_the_system_name(tmp_path, monkeypatch):
+    """Seed 001 tunes with `system=./systems/data/S1 ... --launch` and no output_directory."""
+    from livn.workflows.tune import Tune
+
+    monkeypatch.chdir(tmp_path)
+    assert Tune(system="./systems/data/S1/").output_directory == tmp_path / "S1_tune"
+    assert Tune(system="EI1").output_directory == tmp_path / "EI1_tune"
+    with pytest.raises(ConfigError, match="output_directory is required without a system"):
+        _ = Tune(trials=3).output_directory

@@ -476,12 +476,16 @@ class Tune:
     # ------------------------------------------------------------------ configuration
     @property
     def output_directory(self) -> Path:
-        """Absolute path of the study directory."""
+        """Absolute path of the study directory (default ``./<system name>_tune``, as the seed's
+        ``livn systems mpi tune system=./systems/data/S1 ... --launch`` gives none)."""
         if self.config.output_directory is None:
-            raise ConfigError(
-                "output_directory is required: the study directory, e.g. "
-                "output_directory=./ei2_tune."
-            )
+            name = Path(str(self.config.system or "").rstrip("/\\")).name
+            if not name:
+                raise ConfigError(
+                    "output_directory is required without a system: the study directory, "
+                    "e.g. output_directory=./ei2_tune."
+                )
+            return Path(f"{name}_tune").resolve()
         return Path(os.path.expanduser(self.config.output_directory)).resolve()
 
     @property
