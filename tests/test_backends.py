@@ -14,11 +14,11 @@ from livn.errors import ConfigError, MissingDependencyError
 
 def test_names_aliases_and_the_environment_default(monkeypatch):
     assert resolve("jax") == resolve("diffrax") == resolve(" JAX ") == "jax"
-    assert BACKENDS == {"jax": "jax", "diffrax": "jax"}
+    assert BACKENDS == {"jax": "jax", "neuron": "neuron", "brian2": "brian2", "diffrax": "jax"}
     monkeypatch.setenv("LIVN_BACKEND", "diffrax")
     assert default_backend() == "jax"
     monkeypatch.setenv("LIVN_BACKEND", "brian3")
-    with pytest.raises(ConfigError, match=r"unknown backend 'brian3'.*Valid: jax, diffrax"):
+    with pytest.raises(ConfigError, match=r"unknown backend 'brian3'.*Valid: jax, neuron, brian2, diffrax"):
         default_backend()
 
 

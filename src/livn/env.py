@@ -135,7 +135,10 @@ class Env:
         return self
 
     def close(self) -> None:
-        """Release the engine and its compiled functions."""
+        """Release the engine (its compiled functions, or the simulator's cells)."""
+        closer = getattr(self.engine, "close", None)
+        if callable(closer):
+            closer()
         self.engine = None
 
     # ------------------------------------------------------------------ parameters

@@ -6,13 +6,15 @@ installs its simulator. :func:`load` imports the factory only when an Env is ini
 :class:`~livn.errors.MissingDependencyError` naming the extra.
 
 The factory is called as ``factory(system, model, seed=..., delivery=...)`` and returns an
-:class:`Engine`. The JAX engine is the only backend of this version (``jax``; ``diffrax`` is
-the seed's name for it); NEURON and Brian2 engines register here when they exist.
+:class:`Engine`. Backends: ``jax`` (``diffrax`` is the seed's name for it; differentiable,
+batched, GPU), ``neuron`` (RCSD on NEURON with livn's NMODL mechanisms; MPI) and ``brian2``.
+The stateful simulators share :class:`livn.backends.host.HostEngine`.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -108,6 +110,20 @@ REGISTRY: dict[str, Backend] = {
         capabilities=frozenset({"differentiable", "batched", "gpu"}),
     ),
 }
+REGISTRY["neuron"] = Backend(
+    name="neuron",
+    factory="livn.backends.neuron.engine:make_engine",
+    requires="neuron",
+    extra="neuron",
+    capabilities=frozenset({"mpi"}),
+)
+REGISTRY["brian2"] = Backend(
+    name="brian2",
+    factory="livn.backends.brian2.engine:make_engine",
+    requires="brian2",
+    extra="brian2",
+    capabilities=frozenset(),
+)
 ALIASES: dict[str, str] = {"diffrax": "jax"}
 
 
@@ -139,12 +155,14 @@ def load(name: str):
         MissingDependencyError: The simulator is not installed (names the extra).
     """
     backend = REGISTRY[resolve(name)]
-    try:
-        importlib.import_module(backend.requires)
-    except ImportError as e:
+    try:  # find, not import: importing is the engine module's job (and may have side effects)
+        found = importlib.util.find_spec(backend.requires) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
         raise MissingDependencyError(
             f"the {backend.name!r} backend needs {backend.requires!r}, which is not installed. "
             f"Install it with: pip install 'livn[{backend.extra}]'"
-        ) from e
+        )
     module, _, attr = backend.factory.partition(":")
     return getattr(importlib.import_module(module), attr)

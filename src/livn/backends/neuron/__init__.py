@@ -1,0 +1,1 @@
+"""The NEURON backend (``pip install 'livn[neuron]'``): see :mod:`livn.backends.neuron.engine`."""

@@ -1,0 +1,393 @@
+"""The NEURON backend: RCSD cells as NEURON sections with livn's own NMODL mechanisms.
+
+Each RCSD cell is an unbranched chain of one-segment sections (EXC: dendrite, soma, five axon
+segments; INH: soma, five axon segments) with the areas, capacitances, conductances and axial
+conductances of :class:`~livn.models.rcsd.cells.CellType`: a section's length and diameter
+give its area, and its axial resistivity is chosen so that the two half-sections between
+neighbouring nodes add up to exactly the template's axial conductance. Channels and ion pools
+are the mechanisms in ``mod/`` (SPEC §2.3), written from the SPEC, not from our JAX code:
+NEURON computes the Na/K reversal potentials from the pool concentrations (Nernst at 36 °C)
+and integrates with its fixed-step backward Euler (``dt`` of the model).
+
+Synapses are one :mod:`LivnSyn <livn.backends.neuron.mechanisms>` point process per cell and
+channel (projection × mechanism), fed by one NetCon per connection with the conduction delay
+of :func:`~livn.backends.network.build_network` (NMDA Mg block and per-connection AMPA
+depression in the mechanism). Background noise is two ``LivnOU`` point processes per cell
+(excitatory and inhibitory conductance) drawing from Random123 streams with ids
+``(seed, gid, 0|1)``: reproducible from the Env seed and independent of the number of MPI
+ranks. Injected and extracellular stimuli are per-compartment currents (the activating
+function of :mod:`livn.io.stimulation`, the same field sample points as the JAX engine)
+played into IClamps.
+
+NEURON holds one simulation per process: initialising a second NEURON Env closes the first.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import weakref
+from typing import Any
+
+import numpy as np
+
+from livn.backends.host import HostEngine, Injection
+from livn.errors import ConfigError
+
+os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
+
+_ACTIVE: weakref.ref | None = None  # the process's live NEURON engine
+
+
+def _neuron():
+    from neuron import h
+
+    from livn.backends.neuron.mechanisms import load_mechanisms
+
+    load_mechanisms(h)
+    return h
+
+
+def half_resistances(g_axial: np.ndarray) -> np.ndarray:
+    """Half-section resistances (MΩ) of a chain whose neighbours are coupled by ``g_axial``
+    (µS): ``R_j + R_{j+1} = 1 / g_j``, the far end's two halves equal.
+
+    Raises:
+        ConfigError: When the chain cannot be built from positive half-sections.
+    """
+    g = np.asarray(g_axial, np.float64)
+    n = len(g) + 1
+    r = np.zeros(n)
+    r[-1] = 0.5 / g[-1] if len(g) else 1.0
+    for j in range(n - 2, -1, -1):
+        r[j] = 1.0 / g[j] - r[j + 1]
+    if np.any(r <= 0):
+        raise ConfigError(f"axial conductances {g.tolist()} µS cannot be built from sections.")
+    return r
+
+
+class _Cell:
+    """One RCSD cell: sections, synaptic channels, noise, spike source and recorders."""
+
+    def __init__(self, h, cell, index: int, channels, physics) -> None:
+        from livn.models.rcsd.dynamics import rest_currents
+
+        ct = cell.cell
+        p = ct.params
+        i_hold, irest = rest_currents(ct)
+        r_half = half_resistances(ct.g_axial)  # MΩ
+        self.secs = []
+        for j, name in enumerate(ct.sections):
+            sec = h.Section(name=f"c{index}_{name}")
+            sec.nseg = 1
+            area_um2 = float(p["area"][j]) * 1e8
+            side = math.sqrt(area_um2 / math.pi)  # L = diam: π d L = area
+            sec.L = sec.diam = side
+            # R_half = Ra (L/2) / (π (d/2)²) with lengths in cm, Ra in Ω·cm
+            r_cm = side / 2 * 1e-4
+            sec.Ra = r_half[j] * 1e6 * math.pi * r_cm * r_cm / (side / 2 * 1e-4)
+            sec.cm = float(p["cm"][j])
+            sec.insert("pas")
+            sec.insert("livn_hold")
+            seg = sec(0.5)
+            seg.pas.g = float(p["g_pas"][j])
+            seg.pas.e = float(p["e_pas"][j])
+            seg.livn_hold.ihold = float(i_hold[j]) / (float(p["area"][j]) * 1e6)
+            for mech, key in (("livn_nas", "g_na"), ("livn_kdr", "g_kdr"), ("livn_ka", "g_ka"),
+                              ("livn_kca", "g_kca"), ("livn_can", "g_can"),
+                              ("livn_cal", "g_cal")):  # fmt: skip
+                if p[key][j] != 0:
+                    sec.insert(mech)
+                    getattr(seg, mech).gbar = float(p[key][j])
+            if p["ca_f"][j] != 0:
+                sec.insert("livn_capool")
+                pool = seg.livn_capool
+                pool.f, pool.alpha, pool.kk = (float(p[k][j]) for k in ("ca_f", "ca_alpha", "ca_k"))
+                pool.irest = float(irest[j])
+            if p["na_pool"][j]:
+                sec.insert("livn_napool")
+            if p["k_pool"][j]:
+                sec.insert("livn_kpool")
+            if j:
+                sec.connect(self.secs[j - 1](1), 0)
+            self.secs.append(sec)
+        self.soma = self.secs[ct.soma]
+        self.area = float(p["area"][ct.soma]) * 1e8  # µm²
+        self.syns = []
+        for ch in channels:
+            k = ch.kinetics
+            syn = h.LivnSyn(self.secs[k.target](0.5))
+            syn.tau1 = k.tau_rise if k.tau_rise > 0 else 1.0
+            syn.rise = 1.0 if k.tau_rise > 0 else 0.0
+            syn.tau2, syn.e = k.tau_decay, k.e
+            syn.nmda, syn.mg = float(k.nmda), physics.nmda_mg
+            syn.depress, syn.U, syn.tau_rec = float(k.depression), physics.std_u, physics.std_tau_rec
+            self.syns.append(syn)
+        self.ou_e = h.LivnOU(self.secs[cell.noise_e_comp](0.5))
+        self.ou_e.e = cell.noise_e_rev
+        self.ou_i = h.LivnOU(self.secs[cell.noise_i_comp](0.5))
+        self.ou_i.e = cell.noise_i_rev
+        self.source = h.NetCon(self.soma(0.5)._ref_v, None, sec=self.soma)
+        self.source.threshold = cell.v_threshold
+        seg = self.soma(0.5)
+        self.refs = {"v": seg._ref_v, "pas": seg._ref_i_pas, "hold": seg.livn_hold._ref_i}
+        for ion in ("ina", "ik", "ica"):
+            if hasattr(seg, ion):
+                self.refs[ion] = getattr(seg, f"_ref_{ion}")
+
+
+class Engine(HostEngine):
+    """RCSD on NEURON (see the module docstring).
+
+    Args:
+        network: From :func:`~livn.backends.network.build_network`.
+        model: :class:`~livn.models.rcsd.ReducedCalciumSomaDendrite`.
+        seed: The Env seed.
+    """
+
+    backend = "neuron"
+
+    def __init__(self, network: Any, model: Any, seed: int = 0) -> None:
+        global _ACTIVE
+        super().__init__(network, model, seed)
+        for g in network.groups:
+            if not hasattr(g.cell, "cell") or not hasattr(g.cell.cell, "g_axial"):
+                raise ConfigError(
+                    f"the neuron backend runs the RCSD model only; "
+                    f"{getattr(model, 'name', type(model).__name__)!r} runs on the jax and "
+                    "brian2 backends (Env(..., backend='jax'))."
+                )
+        from livn.models.base import synapse_physics
+        from livn.models.rcsd.cells import KI0, KO0, NAI0, NAO0
+        from livn.models.rcsd.dynamics import V_INIT
+        from livn.models.rcsd.kinetics import CAI0, CELSIUS
+
+        previous = _ACTIVE() if _ACTIVE is not None else None
+        if previous is not None:
+            previous.close()
+        h = self.h = _neuron()
+        h.celsius = CELSIUS
+        h.nai0_na_ion, h.nao0_na_ion = NAI0, NAO0
+        h.ki0_k_ion, h.ko0_k_ion = KI0, KO0
+        h.cai0_ca_ion = CAI0
+        h.dt = self.dt
+        h.secondorder = 0
+        self.v_init = V_INIT
+        self.pc = h.ParallelContext()
+        self.pc.gid_clear()
+        physics = synapse_physics(model)
+        self.cells: list[_Cell] = []
+        for g in network.groups:
+            for local in range(g.n):
+                index = g.offset + local
+                cell = _Cell(h, g.cell, index, g.channels, physics)
+                self.pc.set_gid2node(index, self.pc.id())
+                self.pc.cell(index, cell.source)
+                self.cells.append(cell)
+        self.netcons = []
+        slot_cell = np.empty(network.n_slots, np.int64)
+        slot_chan = np.empty(network.n_slots, np.int64)
+        for g in network.groups:
+            n_ch = len(g.channels)
+            for local in range(g.n):
+                base = g.slot_offset + local * n_ch
+                slot_cell[base : base + n_ch] = g.offset + local
+                slot_chan[base : base + n_ch] = np.arange(n_ch)
+        for pre, slot, delay in zip(network.entry_pre.tolist(), network.entry_slot.tolist(),
+                                    network.entry_delay.tolist(), strict=True):  # fmt: skip
+            syn = self.cells[slot_cell[slot]].syns[slot_chan[slot]]
+            nc = self.pc.gid_connect(pre, syn)
+            nc.delay = delay * self.dt
+            nc.weight[0] = 1.0
+            self.netcons.append(nc)
+        self.pc.set_maxstep(10)
+        self.spike_t = h.Vector()
+        self.spike_id = h.Vector()
+        self.pc.spike_record(-1, self.spike_t, self.spike_id)
+        self._build_recorders()
+        self.clamps: dict[tuple[int, int], Any] = {}
+        self._applied: tuple | None = None
+        self._closed = False
+        _ACTIVE = weakref.ref(self)
+
+    # ------------------------------------------------------------------ HostEngine
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigError(
+                "this NEURON Env was closed: NEURON holds one simulation per process and "
+                "another NEURON Env was initialised since. Re-initialise this one with "
+                "env.init() (or use the jax backend for several Envs at once)."
+            )
+
+    def _reset(self) -> None:
+        self._check_open()
+        self.h.dt = self.dt
+        self.h.finitialize(self.v_init)
+        self._clear_records()
+
+    def _clear_records(self) -> None:
+        self.spike_t.resize(0)
+        self.spike_id.resize(0)
+        for vecs in (self.recorders or {}).values():
+            for vec in vecs:
+                vec.resize(0)
+
+    def _apply(self, params: dict) -> None:
+        weights = [np.asarray(w, np.float64) for w in params["weights"]]
+        noise = {k: np.asarray(v, np.float64) for k, v in params["noise"].items()}
+        on = float(params["noise_on"])
+        sig = (tuple(w.tobytes() for w in weights),
+               tuple((k, v.tobytes()) for k, v in sorted(noise.items())), on)  # fmt: skip
+        if sig == self._applied:
+            return
+        for gi, g in enumerate(self.net.groups):
+            scale = self.channel_scale(gi, weights[gi])
+            for local in range(g.n):
+                for syn, s in zip(self.cells[g.offset + local].syns, scale, strict=True):
+                    syn.gmax = float(s)
+        for i, cell in enumerate(self.cells):
+            for ou, x in ((cell.ou_e, "e"), (cell.ou_i, "i")):
+                ou.g0 = float(noise[f"g_{x}0"][i])
+                ou.std = float(noise[f"std_{x}"][i])
+                ou.tau = float(noise[f"tau_{x}"][i])
+                ou.on = on
+        self._applied = sig
+
+    def _seed_noise(self, seed: int) -> None:
+        for i, cell in enumerate(self.cells):
+            cell.ou_e.rng.set_ids(seed, i, 0)
+            cell.ou_e.rng.set_seq(0)
+            cell.ou_i.rng.set_ids(seed, i, 1)
+            cell.ou_i.rng.set_seq(0)
+
+    def _build_recorders(self) -> None:
+        """Soma voltage and current densities of every cell, every recording interval."""
+        self.recorders = {}
+        for i, cell in enumerate(self.cells):
+            vecs = []
+            for ref in cell.refs.values():
+                vec = self.h.Vector()
+                vec.record(ref)
+                vecs.append(vec)
+            self.recorders[i] = vecs
+
+    def _clamp_rows(self, inj: Injection | None):
+        """The IClamps of a run's stimulus and their amplitudes ``[T, k]`` (nA)."""
+        h = self.h
+        clamps, columns = [], []
+        if inj is None:
+            return clamps, None
+        for gi, g in enumerate(self.net.groups):
+            cur = inj.currents[gi]
+            if cur is None:
+                continue
+            active = np.argwhere(np.any(cur != 0, axis=0))  # [k, 2] (cell, compartment)
+            for local, comp in active.tolist():
+                index = g.offset + local
+                clamp = self.clamps.get((index, comp))
+                if clamp is None:
+                    clamp = h.IClamp(self.cells[index].secs[comp](0.5))
+                    clamp.delay, clamp.dur, clamp.amp = 0.0, 1e12, 0.0
+                    self.clamps[(index, comp)] = clamp
+                clamps.append(clamp)
+                columns.append(cur[:, local, comp])
+        if not clamps:
+            return clamps, None
+        return clamps, np.stack(columns, axis=1)
+
+    def _advance(self, t0: float, n_steps: int, inj: Injection | None) -> None:
+        """Run ``n_steps`` from ``t0``, setting the clamps at each change of the stimulus
+        (row ``r`` acts on the steps that start in ``[r·dt_stim, (r+1)·dt_stim)``)."""
+        clamps, amps = self._clamp_rows(inj)
+        end = n_steps
+        if amps is None:
+            self.pc.psolve(t0 + end * self.dt)
+            return
+        dt, sd = self.dt, inj.dt
+        rows = amps.shape[0]
+        # first step of each row (the JAX engine's floor(i·dt/sd + 1e-4) == r)
+        first = np.ceil((np.arange(rows + 1) * sd - 1e-4 * sd) / dt - 1e-9).astype(np.int64)
+        r = 0
+        try:
+            while r < rows and first[r] < end:
+                # run the steps of row r and of the following identical rows at once
+                nxt = r + 1
+                while nxt < rows and first[nxt] < end and np.array_equal(amps[nxt], amps[r]):
+                    nxt += 1
+                hi = int(min(first[nxt], end))
+                if hi > first[r]:
+                    for clamp, a in zip(clamps, amps[r].tolist(), strict=True):
+                        clamp.amp = a
+                    self.pc.psolve(t0 + hi * dt)
+                r = nxt
+        finally:
+            for clamp in clamps:
+                clamp.amp = 0.0
+        if self.h.t < t0 + (end - 0.5) * dt:
+            self.pc.psolve(t0 + end * dt)
+
+    def _simulate(self, n_steps: int, inj: Injection | None, record_v: bool, record_im: bool):
+        self._check_open()
+        h = self.h
+        t0 = h.t
+        self._clear_records()
+        self._advance(t0, n_steps, inj)
+        times = self.spike_t.as_numpy() - t0
+        ids = self.spike_id.as_numpy().astype(np.int64)
+        v = im = None
+        n_blocks = n_steps // self.n_sub
+        if record_v or record_im:
+            v_rows, im_rows = [], []
+            for i, cell in enumerate(self.cells):
+                data = {k: vec.as_numpy() for k, vec in zip(cell.refs, self.recorders[i],
+                                                             strict=True)}  # fmt: skip
+                # one sample per step (and one at t = 0 after an initialisation): the end of
+                # each recording block is every n_sub-th sample of this run
+                start = len(data["v"]) - n_steps + self.n_sub - 1
+                sel = slice(start, start + n_blocks * self.n_sub, self.n_sub)
+                if record_v:
+                    v_rows.append(data["v"][sel])
+                if record_im:
+                    dens = data["pas"] + data["hold"]
+                    for ion in ("ina", "ik", "ica"):
+                        if ion in data:
+                            dens = dens + data[ion]
+                    im_rows.append((dens * cell.area * 1e-2)[sel])
+            v = np.stack(v_rows, axis=1) if record_v else None
+            im = np.stack(im_rows, axis=1) if record_im else None
+        return ids.copy(), times.copy(), v, im
+
+    def _save(self):
+        ss = self.h.SaveState()
+        ss.save()
+        seqs = [(c.ou_e.rng.get_seq(), c.ou_i.rng.get_seq()) for c in self.cells]
+        return ss, self.h.t, seqs, self._noise_seed
+
+    def _restore(self, snapshot) -> None:
+        ss, t, seqs, seed = snapshot
+        ss.restore()
+        self.h.t = t
+        if seed is not None:
+            self._seed_noise(seed)
+            for c, (se, si) in zip(self.cells, seqs, strict=True):
+                c.ou_e.rng.set_seq(se)
+                c.ou_i.rng.set_seq(si)
+        self._clear_records()
+
+    def close(self) -> None:
+        """Free the sections and gids (another NEURON Env can then be built)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.pc.gid_clear()
+        self.netcons = []
+        self.clamps = {}
+        self.recorders = None
+        self.cells = []
+
+
+def make_engine(system: Any, model: Any, seed: int = 0, delivery: str = "auto") -> Engine:
+    """The NEURON engine of ``system`` and ``model`` (``delivery`` is a JAX option; ignored)."""
+    from livn.backends.network import build_network
+
+    return Engine(build_network(system, model), model, seed=seed)

@@ -1,0 +1,35 @@
+COMMENT
+RCSD L-type calcium channel CaL of the EXC dendrite (SPEC 2.3): i = gbar m GHK(v, cai),
+tau_m 60 ms, KTF = 25/293.15 (celsius + 273.15).
+ENDCOMMENT
+NEURON {
+    SUFFIX livn_cal
+    USEION ca READ cai WRITE ica
+    RANGE gbar
+    GLOBAL cao_ghk, ktf_scale
+}
+UNITS { (mA) = (milliamp) (mV) = (millivolt) (S) = (siemens) (mM) = (milli/liter) }
+PARAMETER {
+    gbar = 0 (S/cm2)
+    taum = 60 (ms)
+    cao_ghk = 2 (mM)
+    ktf_scale = 25 (mV)
+}
+ASSIGNED { v (mV) cai (mM) ica (mA/cm2) celsius (degC) }
+STATE { m }
+BREAKPOINT {
+    SOLVE states METHOD cnexp
+    ica = gbar * m * ghk(v, cai)
+}
+INITIAL { m = minf(v) }
+DERIVATIVE states { m' = (minf(v) - m) / taum }
+FUNCTION minf(v (mV)) { minf = 1 / (1 + exp(-(v + 40) / 7)) }
+FUNCTION ghk(v (mV), ci (mM)) (mV) {
+    LOCAL f, z
+    f = ktf_scale / 293.15 * (celsius + 273.15) / 2
+    z = v / f
+    ghk = -f * (1 - (ci / cao_ghk) * exp(z)) * efun(z)
+}
+FUNCTION efun(z) {
+    if (fabs(z) < 1e-4) { efun = 1 - z / 2 } else { efun = z / (exp(z) - 1) }
+}
