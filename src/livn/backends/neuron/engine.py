@@ -128,7 +128,7 @@ class _Cell:
         self.ou_i = h.LivnOU(self.secs[cell.noise_i_comp](0.5))
         self.ou_i.e = cell.noise_i_rev
         self.source = h.NetCon(self.soma(0.5)._ref_v, None, sec=self.soma)
-        self.source.threshold = cell.v_threshold
+        self.source.threshold = self.threshold = cell.v_threshold
         seg = self.soma(0.5)
         self.refs = {"v": seg._ref_v, "pas": seg._ref_i_pas, "hold": seg.livn_hold._ref_i}
         for ion in ("ina", "ik", "ica"):
@@ -330,10 +330,12 @@ class Engine(HostEngine):
         self._check_open()
         h = self.h
         t0 = h.t
+        v_start = np.array([c.soma(0.5).v for c in self.cells])
         self._clear_records()
         self._advance(t0, n_steps, inj)
         times = self.spike_t.as_numpy() - t0
         ids = self.spike_id.as_numpy().astype(np.int64)
+        times = self._interpolate(ids, times, v_start, n_steps)
         v = im = None
         n_blocks = n_steps // self.n_sub
         if record_v or record_im:
@@ -356,6 +358,29 @@ class Engine(HostEngine):
             v = np.stack(v_rows, axis=1) if record_v else None
             im = np.stack(im_rows, axis=1) if record_im else None
         return ids.copy(), times.copy(), v, im
+
+    def _interpolate(self, ids: np.ndarray, times: np.ndarray, v_start: np.ndarray,
+                     n_steps: int) -> np.ndarray:  # fmt: skip
+        """Spike times at the threshold crossing, interpolated linearly within the step.
+
+        NEURON's fixed-step NetCon reports the end of the step in which the soma crossed the
+        threshold; the recorded soma voltage of that step and the one before place the
+        crossing as the JAX engine and the float64 reference do.
+        """
+        dt = self.dt
+        k = np.rint(times / dt).astype(np.int64)  # the step (1 … n_steps) that crossed
+        out = times.copy()
+        for j, (cell_index, step) in enumerate(zip(ids.tolist(), k.tolist(), strict=True)):
+            v = self.recorders[cell_index][0].as_numpy()  # soma voltage, one sample per step
+            off = len(v) - n_steps
+            if not 1 <= step <= n_steps or off + step - 1 >= len(v):
+                continue
+            v1 = v[off + step - 1]
+            v0 = v[off + step - 2] if step >= 2 else v_start[cell_index]
+            thr = self.cells[cell_index].threshold
+            frac = (thr - v0) / (v1 - v0) if v1 != v0 else 1.0
+            out[j] = (step - 1 + min(max(frac, 0.0), 1.0)) * dt
+        return out
 
     def _save(self):
         ss = self.h.SaveState()
