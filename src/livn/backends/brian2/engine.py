@@ -314,7 +314,7 @@ class Brian2Engine(HostEngine):
     def _simulate(self, n_steps: int, inj: Injection | None, record_v: bool, record_im: bool):
         net, dt = self.net, self.dt
         n_blocks = n_steps // self.n_sub
-        step0 = int(round(self._t / dt))
+        step0 = round(self._t / dt)
         t_start = float(self.network.t_)
         for mon in self.v_mons:
             mon.active = record_v
@@ -333,7 +333,8 @@ class Brian2Engine(HostEngine):
                 if mon.num_spikes:
                     ids.append(np.asarray(mon.i[:], np.int64) + g.offset)
                     times.append((np.asarray(mon.tcross_[:]) - t_start) * 1e3)
-                mon.resize(0)
+                    mon.resize(0)
+                    mon.variables["N"].set_value(0)  # resize() leaves the count to the template
             # block ends within the chunk: local steps L with (L + 1) % n_sub == 0
             local = done + np.arange(k)
             keep = ((local + 1) % self.n_sub == 0) & (local < n_blocks * self.n_sub)
