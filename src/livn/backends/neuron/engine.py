@@ -69,7 +69,7 @@ def half_resistances(g_axial: np.ndarray) -> np.ndarray:
 class _Cell:
     """One RCSD cell: sections, synaptic channels, noise, spike source and recorders."""
 
-    def __init__(self, h, cell, index: int, channels, physics) -> None:
+    def __init__(self, h, cell: Any, index: int, channels: list, physics: Any) -> None:
         from livn.models.rcsd.dynamics import rest_currents
 
         ct = cell.cell
@@ -127,8 +127,10 @@ class _Cell:
         self.ou_e.e = cell.noise_e_rev
         self.ou_i = h.LivnOU(self.secs[cell.noise_i_comp](0.5))
         self.ou_i.e = cell.noise_i_rev
-        self.source = h.NetCon(self.soma(0.5)._ref_v, None, sec=self.soma)
-        self.source.threshold = self.threshold = cell.v_threshold
+        self.detector = h.LivnSpike(self.soma(0.5))
+        self.detector.vthresh = self.threshold = cell.v_threshold
+        self.detector.refractory = cell.refractory
+        self.source = h.NetCon(self.detector, None)
         seg = self.soma(0.5)
         self.refs = {"v": seg._ref_v, "pas": seg._ref_i_pas, "hold": seg.livn_hold._ref_i}
         for ion in ("ina", "ik", "ica"):
@@ -197,7 +199,10 @@ class Engine(HostEngine):
                                     network.entry_delay.tolist(), strict=True):  # fmt: skip
             syn = self.cells[slot_cell[slot]].syns[slot_chan[slot]]
             nc = self.pc.gid_connect(pre, syn)
-            nc.delay = delay * self.dt
+            # the JAX engine applies a spike of step k at the start of step k + d; NEURON's
+            # NetCon sends it at the end of step k, (k + 1)·dt, and delivers it at the start of
+            # the step that begins at the event time
+            nc.delay = (delay - 1) * self.dt
             nc.weight[0] = 1.0
             self.netcons.append(nc)
         self.pc.set_maxstep(10)

@@ -26,7 +26,7 @@ from livn.errors import LivnError
 __all__ = ["MECHANISMS", "MechanismBuildError", "library_path", "load_mechanisms"]
 
 #: Point processes and density mechanisms this backend needs (checked after loading).
-MECHANISMS = ("LivnSyn", "LivnOU", "livn_nas", "livn_kdr", "livn_ka", "livn_kca", "livn_can",
+MECHANISMS = ("LivnSyn", "LivnOU", "LivnSpike", "livn_nas", "livn_kdr", "livn_ka", "livn_kca", "livn_can",
               "livn_cal", "livn_capool", "livn_napool", "livn_kpool", "livn_hold")  # fmt: skip
 
 
@@ -116,10 +116,10 @@ def library_path() -> Path:
 
 def load_mechanisms(h) -> None:
     """Load the mechanisms into NEURON (once per process; a no-op when already loaded)."""
-    if all(hasattr(h, m) for m in ("LivnSyn", "LivnOU")):
+    if all(hasattr(h, m) for m in MECHANISMS[:3]):
         return
     lib = library_path()
     h.nrn_load_dll(str(lib))
-    missing = [m for m in ("LivnSyn", "LivnOU") if not hasattr(h, m)]
+    missing = [m for m in MECHANISMS[:3] if not hasattr(h, m)]
     if missing:  # pragma: no cover - a library without our mechanisms
         raise MechanismBuildError(f"{lib} does not define {', '.join(missing)}; delete it.")
