@@ -1,11 +1,15 @@
-"""The Env contract, held by every backend × model (seed 004; later backends join here).
+"""The Env contract, held by every backend × model (seed 004).
 
 Each case builds EI1 (10 cells) with background noise on and checks the run contract: what
 ``run`` returns, persistence and ``clear``, seeding, parameter changes without recompiling,
-current and electrode stimulation, batched trials and the differentiable mode.
+current and electrode stimulation, batched trials and the differentiable mode (which only the
+JAX engine has; the others must refuse it clearly). Backends whose simulator is not installed
+are skipped; a model a backend cannot run must be refused with the backends that can.
 """
 
 from __future__ import annotations
+
+import importlib.util
 
 import numpy as np
 import pytest
@@ -19,7 +23,9 @@ from livn.models.rcsd import ReducedCalciumSomaDendrite
 from livn.stimulus import Stimulus
 from livn.system import predefined
 
-BACKENDS = ["jax", "diffrax"]
+BACKENDS = ["jax", "diffrax", "neuron", "brian2"]
+#: (backend, model) pairs a backend refuses (it says which backends can run the model).
+UNSUPPORTED = {("neuron", "LIF"), ("neuron", "Izhikevich")}
 MODELS = {"RCSD": ReducedCalciumSomaDendrite, "LIF": LIF, "Izhikevich": Izhikevich}
 DURATION = 20.0
 POINT_NOISE = {"g_e0": 0.004, "g_i0": 0.004, "std_e": 0.003, "std_i": 0.003}
@@ -36,9 +42,28 @@ def make_env(backend: str, model: str, seed: int = 5) -> Env:
     return env
 
 
+def _marks(backend: str) -> list:
+    marks = [pytest.mark.slow] if backend == "diffrax" else []  # the same engine as "jax"
+    if importlib.util.find_spec("neuron" if backend == "neuron" else backend.replace(
+            "diffrax", "jax")) is None:  # fmt: skip
+        marks.append(pytest.mark.skip(reason=f"the {backend} simulator is not installed"))
+    return marks
+
+
 # "diffrax" names the same JAX engine: its cases run with the slow set only
-CASES = [pytest.param((b, m), id=f"{b}-{m}", marks=[pytest.mark.slow] if b != "jax" else [])
-         for b in BACKENDS for m in MODELS]  # fmt: skip
+CASES = [pytest.param((b, m), id=f"{b}-{m}", marks=_marks(b))
+         for b in BACKENDS for m in MODELS if (b, m) not in UNSUPPORTED]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(UNSUPPORTED), ids=lambda c: f"{c[0]}-{c[1]}")
+def test_a_model_a_backend_cannot_run_is_refused(case):
+    from livn.errors import ConfigError
+
+    backend, model = case
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"the {backend} simulator is not installed")
+    with pytest.raises(ConfigError, match=r"runs on the jax and brian2 backends"):
+        make_env(backend, model)
 
 
 @pytest.fixture(scope="module", params=CASES)
@@ -92,11 +117,11 @@ def test_current_and_weights_change_activity_without_recompiling(env):
     stim = Stimulus(np.full((int(DURATION), n), 1.0, dtype=np.float32), dt=1.0)
     driven = env.run(DURATION, stimulus=stim)
     assert len(driven.it) > len(base.it)
-    compiled = len(env.engine._compiled)
+    compiled = len(getattr(env.engine, "_compiled", ()))  # the JAX engine's programs
     env.clear()
     env.set_weights({k: 0.0 for k in env.weight_names})
     silent_syn = env.run(DURATION, stimulus=stim)
-    assert len(env.engine._compiled) == compiled
+    assert len(getattr(env.engine, "_compiled", ())) == compiled
     assert not np.array_equal(silent_syn.v, driven.v)
     env.apply_model_defaults()
     if env.model.name != "RCSD":
@@ -128,7 +153,14 @@ def test_mask_mode_is_differentiable(env):
     import jax
     import jax.numpy as jnp
 
+    from livn.errors import ConfigError
+
     env.clear()
+    if env.backend != "jax":  # only the JAX engine is differentiable: a clear refusal
+        x = np.zeros((int(DURATION), env.io.num_channels), np.float32)
+        with pytest.raises(ConfigError, match=r"needs a differentiable backend.*backend='jax'"):
+            env.run(DURATION, env.cell_stimulus(x, dt=1.0), unroll="mask")
+        return
     steps = round(DURATION / env.model.record_dt)
 
     def loss(x):

@@ -150,7 +150,6 @@ class Engine(HostEngine):
     backend = "neuron"
 
     def __init__(self, network: Any, model: Any, seed: int = 0) -> None:
-        global _ACTIVE
         super().__init__(network, model, seed)
         for g in network.groups:
             if not hasattr(g.cell, "cell") or not hasattr(g.cell.cell, "g_axial"):
@@ -159,6 +158,14 @@ class Engine(HostEngine):
                     f"{getattr(model, 'name', type(model).__name__)!r} runs on the jax and "
                     "brian2 backends (Env(..., backend='jax'))."
                 )
+        self._closed = True
+        self._build()
+
+    def _build(self) -> None:
+        """Create the cells, synapses, connections and recorders (closing the process's other
+        NEURON engine: NEURON holds one simulation per process)."""
+        global _ACTIVE
+        network, model = self.net, self.model
         from livn.models.base import synapse_physics
         from livn.models.rcsd.cells import KI0, KO0, NAI0, NAO0
         from livn.models.rcsd.dynamics import V_INIT
@@ -220,12 +227,13 @@ class Engine(HostEngine):
         if self._closed:
             raise ConfigError(
                 "this NEURON Env was closed: NEURON holds one simulation per process and "
-                "another NEURON Env was initialised since. Re-initialise this one with "
-                "env.init() (or use the jax backend for several Envs at once)."
+                "another NEURON Env was initialised since. env.clear() starts this one again "
+                "from t = 0 (and closes the other); the jax backend runs several Envs at once."
             )
 
     def _reset(self) -> None:
-        self._check_open()
+        if self._closed:  # closed by another NEURON Env: a fresh start rebuilds this one
+            self._build()
         self.h.dt = self.dt
         self.h.finitialize(self.v_init)
         self._clear_records()
