@@ -207,8 +207,14 @@ def test_network_without_noise_matches_the_jax_engine():
 
 @pytest.mark.slow
 def test_culture_without_noise_matches_the_jax_engine():
-    """EI2 (100 cells), 1 s under a fixed somatic stimulus: spike counts per cell within
-    10 % and population rate within 10 % (measured: identical counts)."""
+    """EI2 (100 cells), 1 s under a fixed somatic stimulus.
+
+    The culture is chaotic: in Brian2 alone, a 1e-6 relative change of the stimulus makes
+    spike trains part after ~280 ms, and float32 (JAX) against float64 (Brian2) rounding
+    does the same after ~210 ms. So per-cell counts are identical over the first 200 ms;
+    over 1 s the population rate agrees within 10 % (measured 2.5 %) and the per-cell
+    counts within 10 % in L1 (Σ|Δcount| / Σcount).
+    """
     res = {}
     for backend in ("jax", "brian2"):
         env = _env(backend, system="EI2")
@@ -217,11 +223,13 @@ def test_culture_without_noise_matches_the_jax_engine():
         n = env.system.num_neurons
         amps = np.random.default_rng(1).uniform(0.0, 0.6, n).astype(np.float32)
         res[backend] = env.run(1000, Stimulus(np.tile(amps, (1000, 1)), dt=1.0))
-    ca = np.bincount(res["jax"].it, minlength=n)
-    cb = np.bincount(res["brian2"].it, minlength=n)
-    assert ca.sum() > 100
+    a, b = res["jax"], res["brian2"]
+    early = [np.bincount(r.it[r.t < 200.0], minlength=n) for r in (a, b)]
+    np.testing.assert_array_equal(early[1], early[0])
+    ca, cb = np.bincount(a.it, minlength=n), np.bincount(b.it, minlength=n)
+    assert ca.sum() > 1000
     assert abs(cb.sum() - ca.sum()) <= 0.1 * ca.sum()
-    np.testing.assert_allclose(cb, ca, rtol=0.1, atol=1)
+    assert np.abs(cb - ca).sum() <= 0.1 * ca.sum()
 
 
 @pytest.mark.slow
