@@ -66,7 +66,11 @@ class Env:
         model: The cell model (default: :class:`~livn.models.rcsd.ReducedCalciumSomaDendrite`).
         io: The IO device (default: the system's ``mea.json``, else the default :class:`MEA`).
         seed: Seed of the background noise (and anything else random in a run).
-        backend: Engine name; default from ``LIVN_BACKEND`` (``jax``).
+        backend: Engine name (``jax``, ``diffrax``, ``neuron``, ``brian2``); default from
+            ``LIVN_BACKEND`` (``jax``).
+        comm: (neuron backend) ``MPI.COMM_WORLD`` to distribute the cells over the ranks
+            under ``mpiexec``; every rank receives the whole result.
+        subworld_size: (neuron backend, with ``comm``) ranks per independent simulation.
     """
 
     def __init__(self, system: Any, model: Any | None = None, io: Any | None = None,
@@ -74,8 +78,6 @@ class Env:
         from livn.backends import default_backend, resolve
         from livn.system import System, make
 
-        if kwargs.get("comm") is not None:
-            raise ConfigError("comm= (MPI) is not supported by the JAX backend; omit it.")
         if not isinstance(system, System | str | os.PathLike):
             raise ConfigError(
                 f"system must be a System, a predefined name (e.g. 'EI2') or a path; got "
@@ -94,13 +96,24 @@ class Env:
         self.io = io
         self.seed = limits.seed(seed, "Env seed")
         self._delivery = kwargs.pop("delivery", "auto")
-        kwargs.pop("comm", None)
+        self._mpi = {k: kwargs.pop(k) for k in ("comm", "subworld_size") if k in kwargs}
         if kwargs:
             raise ConfigError(
                 f"unsupported Env arguments: {', '.join(kwargs)}. Valid: system, model, io, "
-                "seed, backend, delivery."
+                "seed, backend, delivery, comm, subworld_size."
             )
         self.backend = resolve(backend) if backend is not None else default_backend()
+        self._mpi = {k: v for k, v in self._mpi.items() if v is not None}
+        if self._mpi:
+            from livn.backends.base import REGISTRY
+
+            if "mpi" not in REGISTRY[self.backend].capabilities:
+                able = [n for n, b in REGISTRY.items() if "mpi" in b.capabilities]
+                raise ConfigError(
+                    f"comm=/subworld_size= (MPI) are not supported by the {self.backend} "
+                    f"backend; omit them, or use backend={able[0]!r} "
+                    f"(backends with MPI: {', '.join(able)})."
+                )
         self.engine = None
         self._record = {"spikes": None, "voltage": None, "membrane_current": None}
 
@@ -110,7 +123,8 @@ class Env:
         from livn.backends import load
 
         factory = load(self.backend)  # imports the simulator; names its extra if missing
-        self.engine = factory(self.system, self.model, seed=self.seed, delivery=self._delivery)
+        self.engine = factory(self.system, self.model, seed=self.seed, delivery=self._delivery,
+                              **self._mpi)  # fmt: skip
         self.params = self.engine.default_params(self.model.noise)
         self.clear()
         return self

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import weakref
 from typing import Any
 
@@ -37,15 +38,64 @@ from livn.errors import ConfigError
 os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
 
 _ACTIVE: weakref.ref | None = None  # the process's live NEURON engine
+_PROCESS = {"mpi": False, "subworlds": None}  # NEURON's once-per-process MPI set-up
 
 
-def _neuron():
+def mpi_library() -> str | None:
+    """The real MPI library for NEURON's dynamic MPI loading, when MPI comes from the ``mpich``
+    wheel (its ``libmpi.so`` is a linker script NEURON cannot load): ``<prefix>/lib/libmpi.so.12``."""
+    for prefix in (sys.prefix, sys.base_prefix):
+        lib = os.path.join(prefix, "lib", "libmpi.so.12")
+        if os.path.exists(lib):
+            return lib
+    return None
+
+
+def _neuron(mpi: bool = False):
+    if mpi and "MPI_LIB_NRN_PATH" not in os.environ and mpi_library() is not None:
+        os.environ["MPI_LIB_NRN_PATH"] = mpi_library()
     from neuron import h
 
     from livn.backends.neuron.mechanisms import load_mechanisms
 
+    if mpi and not _PROCESS["mpi"]:
+        from mpi4py import MPI  # noqa: F401  (MPI is initialised before NEURON attaches)
+
+        h.nrnmpi_init()
+        _PROCESS["mpi"] = True
     load_mechanisms(h)
     return h
+
+
+def _check_mpi(comm: Any, subworld_size: Any) -> tuple[Any, int | None]:
+    """``(comm or None, subworld size or None)``; refuses what NEURON cannot do."""
+    from livn import limits
+
+    if comm is None:
+        if subworld_size is not None:
+            raise ConfigError("subworld_size needs comm= (an MPI communicator); pass both.")
+        return None, None
+    size = getattr(comm, "size", None)
+    if size is None:
+        raise ConfigError(f"comm must be an mpi4py communicator (MPI.COMM_WORLD); got {comm!r}.")
+    from mpi4py import MPI
+
+    if size != MPI.COMM_WORLD.size:
+        raise ConfigError(
+            f"the neuron backend distributes over MPI.COMM_WORLD ({MPI.COMM_WORLD.size} ranks); "
+            f"got a communicator of {size}. To run independent simulations on groups of ranks, "
+            "pass comm=MPI.COMM_WORLD and subworld_size=<ranks per simulation>."
+        )
+    if subworld_size is not None:
+        subworld_size = limits.integer(subworld_size, "subworld_size", 1, size)
+        if size % subworld_size:
+            raise ConfigError(
+                f"subworld_size {subworld_size} does not divide the {size} MPI ranks; choose a "
+                f"divisor of {size}."
+            )
+    if size == 1 and subworld_size in (None, 1):
+        return None, None
+    return comm, subworld_size
 
 
 def half_resistances(g_axial: np.ndarray) -> np.ndarray:
@@ -145,12 +195,19 @@ class Engine(HostEngine):
         network: From :func:`~livn.backends.network.build_network`.
         model: :class:`~livn.models.rcsd.ReducedCalciumSomaDendrite`.
         seed: The Env seed.
+        comm: An MPI communicator spanning all ranks (``MPI.COMM_WORLD``) to distribute the
+            cells over (round-robin by engine index); ``None``: this process alone.
+        subworld_size: Ranks per independent simulation (``pc.subworlds``): each group of
+            ``subworld_size`` ranks runs its own copy of the network (default: all ranks
+            run one).
     """
 
     backend = "neuron"
 
-    def __init__(self, network: Any, model: Any, seed: int = 0) -> None:
+    def __init__(self, network: Any, model: Any, seed: int = 0, comm: Any = None,
+                 subworld_size: int | None = None) -> None:  # fmt: skip
         super().__init__(network, model, seed)
+        self.comm, self.subworld_size = _check_mpi(comm, subworld_size)
         for g in network.groups:
             if not hasattr(g.cell, "cell") or not hasattr(g.cell.cell, "g_axial"):
                 raise ConfigError(
@@ -174,7 +231,18 @@ class Engine(HostEngine):
         previous = _ACTIVE() if _ACTIVE is not None else None
         if previous is not None:
             previous.close()
-        h = self.h = _neuron()
+        h = self.h = _neuron(mpi=self.comm is not None)
+        self.pc = h.ParallelContext()
+        if self.subworld_size is not None:
+            if _PROCESS["subworlds"] is None:  # once per process, before anything else
+                self.pc.subworlds(self.subworld_size)
+                _PROCESS["subworlds"] = self.subworld_size
+            elif _PROCESS["subworlds"] != self.subworld_size:
+                raise ConfigError(
+                    f"NEURON's subworlds are set once per process ({_PROCESS['subworlds']} "
+                    f"ranks each); subworld_size={self.subworld_size} cannot change them."
+                )
+        self.rank, self.nhost = int(self.pc.id()), int(self.pc.nhost())
         h.celsius = CELSIUS
         h.nai0_na_ion, h.nao0_na_ion = NAI0, NAO0
         h.ki0_k_ion, h.ko0_k_ion = KI0, KO0
@@ -182,17 +250,18 @@ class Engine(HostEngine):
         h.dt = self.dt
         h.secondorder = 0
         self.v_init = V_INIT
-        self.pc = h.ParallelContext()
         self.pc.gid_clear()
         physics = synapse_physics(model)
-        self.cells: list[_Cell] = []
+        self.cells: dict[int, _Cell] = {}  # this rank's cells by engine index (round-robin)
         for g in network.groups:
             for local in range(g.n):
                 index = g.offset + local
+                if index % self.nhost != self.rank:
+                    continue
                 cell = _Cell(h, g.cell, index, g.channels, physics)
-                self.pc.set_gid2node(index, self.pc.id())
+                self.pc.set_gid2node(index, self.rank)
                 self.pc.cell(index, cell.source)
-                self.cells.append(cell)
+                self.cells[index] = cell
         self.netcons = []
         slot_cell = np.empty(network.n_slots, np.int64)
         slot_chan = np.empty(network.n_slots, np.int64)
@@ -204,7 +273,10 @@ class Engine(HostEngine):
                 slot_chan[base : base + n_ch] = np.arange(n_ch)
         for pre, slot, delay in zip(network.entry_pre.tolist(), network.entry_slot.tolist(),
                                     network.entry_delay.tolist(), strict=True):  # fmt: skip
-            syn = self.cells[slot_cell[slot]].syns[slot_chan[slot]]
+            target = self.cells.get(int(slot_cell[slot]))
+            if target is None:  # the post cell lives on another rank
+                continue
+            syn = target.syns[slot_chan[slot]]
             nc = self.pc.gid_connect(pre, syn)
             # the JAX engine applies a spike of step k at the start of step k + d; NEURON's
             # NetCon sends it at the end of step k, (k + 1)·dt, and delivers it at the start of
@@ -256,9 +328,12 @@ class Engine(HostEngine):
         for gi, g in enumerate(self.net.groups):
             scale = self.channel_scale(gi, weights[gi])
             for local in range(g.n):
-                for syn, s in zip(self.cells[g.offset + local].syns, scale, strict=True):
+                cell = self.cells.get(g.offset + local)
+                if cell is None:
+                    continue
+                for syn, s in zip(cell.syns, scale, strict=True):
                     syn.gmax = float(s)
-        for i, cell in enumerate(self.cells):
+        for i, cell in self.cells.items():
             for ou, x in ((cell.ou_e, "e"), (cell.ou_i, "i")):
                 ou.g0 = float(noise[f"g_{x}0"][i])
                 ou.std = float(noise[f"std_{x}"][i])
@@ -267,7 +342,7 @@ class Engine(HostEngine):
         self._applied = sig
 
     def _seed_noise(self, seed: int) -> None:
-        for i, cell in enumerate(self.cells):
+        for i, cell in self.cells.items():
             cell.ou_e.rng.set_ids(seed, i, 0)
             cell.ou_e.rng.set_seq(0)
             cell.ou_i.rng.set_ids(seed, i, 1)
@@ -276,7 +351,7 @@ class Engine(HostEngine):
     def _build_recorders(self) -> None:
         """Soma voltage and current densities of every cell, every recording interval."""
         self.recorders = {}
-        for i, cell in enumerate(self.cells):
+        for i, cell in self.cells.items():
             vecs = []
             for ref in cell.refs.values():
                 vec = self.h.Vector()
@@ -297,6 +372,8 @@ class Engine(HostEngine):
             active = np.argwhere(np.any(cur != 0, axis=0))  # [k, 2] (cell, compartment)
             for local, comp in active.tolist():
                 index = g.offset + local
+                if index not in self.cells:  # on another rank
+                    continue
                 clamp = self.clamps.get((index, comp))
                 if clamp is None:
                     clamp = h.IClamp(self.cells[index].secs[comp](0.5))
@@ -343,7 +420,7 @@ class Engine(HostEngine):
         self._check_open()
         h = self.h
         t0 = h.t
-        v_start = np.array([c.soma(0.5).v for c in self.cells])
+        v_start = {i: c.soma(0.5).v for i, c in self.cells.items()}
         self._clear_records()
         self._advance(t0, n_steps, inj)
         times = self.spike_t.as_numpy() - t0
@@ -353,7 +430,7 @@ class Engine(HostEngine):
         n_blocks = n_steps // self.n_sub
         if record_v or record_im:
             v_rows, im_rows = [], []
-            for i, cell in enumerate(self.cells):
+            for i, cell in self.cells.items():
                 data = {k: vec.as_numpy() for k, vec in zip(cell.refs, self.recorders[i],
                                                              strict=True)}  # fmt: skip
                 # one sample per step (and one at t = 0 after an initialisation): the end of
@@ -368,9 +445,30 @@ class Engine(HostEngine):
                         if ion in data:
                             dens = dens + data[ion]
                     im_rows.append((dens * cell.area * 1e-2)[sel])
-            v = np.stack(v_rows, axis=1) if record_v else None
-            im = np.stack(im_rows, axis=1) if record_im else None
-        return ids.copy(), times.copy(), v, im
+            v = np.stack(v_rows, axis=1) if record_v and v_rows else None
+            im = np.stack(im_rows, axis=1) if record_im and im_rows else None
+        ids, times = ids.copy(), times.copy()
+        if self.nhost > 1:
+            return self._gather(ids, times, v, im, n_blocks, record_v, record_im)
+        return ids, times, v, im
+
+    def _gather(self, ids, times, v, im, n_blocks: int, record_v: bool, record_im: bool):
+        """Every rank's spikes and recordings, on every rank of the (sub)world."""
+        parts = self.pc.py_allgather((ids, times, sorted(self.cells), v, im))
+        n = self.net.num_neurons
+        all_ids = np.concatenate([p[0] for p in parts])
+        all_t = np.concatenate([p[1] for p in parts])
+        out = []
+        for k, wanted in ((3, record_v), (4, record_im)):
+            if not wanted:
+                out.append(None)
+                continue
+            full = np.zeros((n_blocks, n))
+            for p in parts:
+                if p[2]:
+                    full[:, p[2]] = p[k]
+            out.append(full)
+        return all_ids, all_t, out[0], out[1]
 
     def _interpolate(self, ids: np.ndarray, times: np.ndarray, v_start: np.ndarray,
                      n_steps: int) -> np.ndarray:  # fmt: skip
@@ -398,7 +496,7 @@ class Engine(HostEngine):
     def _save(self):
         ss = self.h.SaveState()
         ss.save()
-        seqs = [(c.ou_e.rng.get_seq(), c.ou_i.rng.get_seq()) for c in self.cells]
+        seqs = {i: (c.ou_e.rng.get_seq(), c.ou_i.rng.get_seq()) for i, c in self.cells.items()}
         return ss, self.h.t, seqs, self._noise_seed
 
     def _restore(self, snapshot) -> None:
@@ -407,9 +505,9 @@ class Engine(HostEngine):
         self.h.t = t
         if seed is not None:
             self._seed_noise(seed)
-            for c, (se, si) in zip(self.cells, seqs, strict=True):
-                c.ou_e.rng.set_seq(se)
-                c.ou_i.rng.set_seq(si)
+            for i, (se, si) in seqs.items():
+                self.cells[i].ou_e.rng.set_seq(se)
+                self.cells[i].ou_i.rng.set_seq(si)
         self._clear_records()
 
     def close(self) -> None:
@@ -421,11 +519,13 @@ class Engine(HostEngine):
         self.netcons = []
         self.clamps = {}
         self.recorders = None
-        self.cells = []
+        self.cells = {}
 
 
-def make_engine(system: Any, model: Any, seed: int = 0, delivery: str = "auto") -> Engine:
+def make_engine(system: Any, model: Any, seed: int = 0, delivery: str = "auto",
+                comm: Any = None, subworld_size: int | None = None) -> Engine:  # fmt: skip
     """The NEURON engine of ``system`` and ``model`` (``delivery`` is a JAX option; ignored)."""
     from livn.backends.network import build_network
 
-    return Engine(build_network(system, model), model, seed=seed)
+    return Engine(build_network(system, model), model, seed=seed, comm=comm,
+                  subworld_size=subworld_size)  # fmt: skip
