@@ -26,7 +26,8 @@ Design (and why):
 * **Inputs without recompiling.** Background-noise normals and the injected current are
   read from ``TimedArray`` tables of fixed shape (``livn_z<g>`` ``[chunk, 2n]``,
   ``livn_inj<g>`` ``[rows, n·n_comp]`` addressed through ``livn_row``) that are overwritten
-  in place before each chunk of at most ``chunk`` steps. A new stimulus, new weights or new
+  in place before each chunk of at most ``chunk`` steps (a run with neither noise nor a
+  stimulus reads only their zero rows and is one Brian2 run). A new stimulus, new weights or new
   noise levels change data only: the generated code (and Cython's compiled module, cached
   by Brian2 on disk) stays the same. All objects have fixed names, so the code of a system
   is the same in every process.
@@ -109,7 +110,10 @@ class Brian2Engine(HostEngine):
         self.target = "numpy" if self.codeobj_class.__name__.startswith("Numpy") else "cython"
         n = max(network.num_neurons, 1)
         n_comp = sum(g.n * g.cell.n_comp for g in network.groups) or 1
-        self.chunk = int(chunk) if chunk else max(128, min(4000, 2_000_000 // (2 * n)))
+        # steps per Brian2 run while noise or a stimulus is read from the tables (32 MB of
+        # normals at most), and while voltage/current are recorded (every step, 32 MB)
+        self.chunk = int(chunk) if chunk else max(256, min(20_000, 4_000_000 // (2 * n)))
+        self.rec_steps = max(256, 4_000_000 // n)
         self.rows = max(8, min(512, 2_000_000 // n_comp))  # injection rows per chunk (+ zero)
         self._noise_block: tuple[int, np.ndarray] | None = None
         self._noise_active = False
@@ -322,8 +326,14 @@ class Brian2Engine(HostEngine):
             mon.active = record_im
         ids, times, vs, ims = [], [], [], []
         done = 0
+        tables = self._noise_active or inj is not None
         while done < n_steps:
-            k = self._fill(done, min(self.chunk, n_steps - done), inj, step0 + done)
+            k = n_steps - done  # beyond the tables' rows Brian2 reads their last (zero) row
+            if tables:
+                k = min(k, self.chunk)
+            if record_v or record_im:
+                k = min(k, self.rec_steps)
+            k = self._fill(done, k, inj, step0 + done)
             t_chunk = float(self.network.t_)
             for group in self.groups:
                 group.t0 = t_chunk * b2.second
