@@ -280,8 +280,9 @@ class Engine(HostEngine):
             nc = self.pc.gid_connect(pre, syn)
             # the JAX engine applies a spike of step k at the start of step k + d; NEURON's
             # NetCon sends it at the end of step k, (k + 1)·dt, and delivers it at the start of
-            # the step that begins at the event time
-            nc.delay = (delay - 1) * self.dt
+            # the step that begins at the event time (plus a thousandth of a step: under MPI
+            # NEURON refuses a minimum delay of exactly one step)
+            nc.delay = (delay - 1 + 1e-3) * self.dt
             nc.weight[0] = 1.0
             self.netcons.append(nc)
         self.pc.set_maxstep(10)
