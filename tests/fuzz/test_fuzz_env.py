@@ -383,3 +383,50 @@ def test_env_constructor(seed, system):
                          verdict=verdict, suspects=["seed", "system", str(system)])
     if error is None:
         assert env.seed == seed
+
+
+_BACKENDS = ["jax", " JAX ", "diffrax", "neuron", "brian2", "nest", "", "jax2", 3, None]
+_WORLD = "<MPI.COMM_WORLD>"  # stands for the real communicator (drawn values are plain data)
+
+
+@settings(max_examples=budget(40), deadline=None)
+@given(backend=st.sampled_from(_BACKENDS), comm=st.sampled_from([None, _WORLD, "world", 2]),
+       subworld=st.sampled_from([None, 1, 2, 0, -1, 1.5, "1", True]))  # fmt: skip
+@example(backend="neuron", comm=None, subworld=None)
+@example(backend="neuron", comm=_WORLD, subworld=1)
+@example(backend="neuron", comm=_WORLD, subworld=None)
+@example(backend="neuron", comm=None, subworld=1)
+def test_env_backend_and_mpi_arguments(backend, comm, subworld):
+    """``Env(backend=, comm=, subworld_size=)``: names are checked at construction, MPI
+    arguments against the backend there and against the communicator at ``init()``."""
+    import importlib.util
+
+    from livn.backends import BACKENDS
+    from livn.env import Env
+
+    name = None if backend is None else BACKENDS.get(str(backend).strip().lower())
+    mpi_given = comm is not None or subworld is not None
+    if backend is not None and name is None:
+        verdict = BAD
+    elif mpi_given and (name or "jax") != "neuron":
+        verdict = BAD
+    else:
+        verdict = OK
+    world = None
+    if comm == _WORLD:
+        from mpi4py import MPI
+
+        world = MPI.COMM_WORLD
+    value = world if comm == _WORLD else comm
+    env, error = outcome(lambda: Env("EI1", backend=backend, comm=value, subworld_size=subworld),
+                         surface="Env(backend=, comm=, subworld_size=)", verdict=verdict,
+                         suspects=["backend", str(backend), "comm", "subworld_size"])  # fmt: skip
+    if error is not None or name != "neuron" or importlib.util.find_spec("neuron") is None:
+        return
+    # one process: only the real world communicator with subworlds of 1 (or none) can run
+    ok = (comm is None and subworld is None) or (
+        comm == _WORLD and (subworld is None or (is_int(subworld) and subworld == 1)))
+    _, error = outcome(env.init, surface="Env(backend='neuron').init (MPI)",
+                       verdict=OK if ok else BAD,
+                       suspects=["comm", "subworld_size", str(comm), str(subworld)])  # fmt: skip
+    env.close()
