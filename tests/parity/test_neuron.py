@@ -155,3 +155,31 @@ def test_noisy_culture_statistics_within_20_percent():
     for key, ref in stats["neuron"].items():
         assert ref > 0, (key, stats)
         assert abs(stats["jax"][key] - ref) <= 0.2 * ref, (key, stats)
+
+
+def test_jax_and_neuron_envs_share_a_process_and_neuron_envs_take_turns():
+    """Different backends run side by side; NEURON holds one simulation per process, so a
+    second NEURON Env closes the first, whose clear() rebuilds it (and closes the second)."""
+    from livn.errors import ConfigError
+
+    def env(backend):
+        e = Env("EI1", backend=backend, seed=2).init()
+        e.apply_model_defaults()
+        e.record_voltage()
+        return e
+
+    jax_env, a = env("jax"), env("neuron")
+    first = a.run(20.0).v
+    jax_first = jax_env.run(20.0).v
+    a.clear()
+    np.testing.assert_array_equal(a.run(20.0).v, first)  # the JAX Env did not disturb it
+    np.testing.assert_allclose(jax_env.run(20.0).v[:, 0], jax_first[:, -1], atol=5.0)
+    b = env("neuron")  # closes a
+    with pytest.raises(ConfigError, match="another NEURON Env was initialised"):
+        a.run(5.0)
+    a.clear()  # rebuilds a (and closes b)
+    np.testing.assert_array_equal(a.run(20.0).v, first)
+    with pytest.raises(ConfigError, match="another NEURON Env was initialised"):
+        b.run(5.0)
+    for e in (jax_env, a, b):
+        e.close()
