@@ -27,37 +27,14 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 REQUIRES = {"jax": "jax", "neuron": "neuron", "brian2": "brian2"}
 
 
-def _coba_system(cells: int) -> str:
-    from livn.workflows import get
-
-    n_exc = cells * 4 // 5
-    p = 0.02
-    out = os.path.join(tempfile.mkdtemp(prefix="livn-coba-"), "coba")
-    get("generate_2d", {
-        "output_directory": out,
-        "populations": {"EXC": {"count": n_exc, "synapse_type": "excitatory"},
-                        "INH": {"count": cells - n_exc, "synapse_type": "inhibitory"}},
-        "area": "rectangle", "area_kwargs": {"x_range": [0, 500], "y_range": [0, 500]},
-        "connectivity": {"kernel": "gaussian", "sigma": 1e6, "cutoff": 3.0,
-                         "mean_degree": {"EXC->EXC": p * n_exc, "EXC->INH": p * n_exc,
-                                         "INH->EXC": p * (cells - n_exc),
-                                         "INH->INH": p * (cells - n_exc)}},
-        "seed": 1,
-    }).launch()  # fmt: skip
-    return out
-
-
 def child(backend: str, workload: str, duration: float, repeat: int, system: str) -> dict:
     """One (backend, workload) measurement in this process; returns the figures."""
     t0 = time.perf_counter()
-    import numpy as np
-
     from livn.env import Env
     from livn.errors import ConfigError
 
@@ -68,18 +45,13 @@ def child(backend: str, workload: str, duration: float, repeat: int, system: str
         comm = MPI.COMM_WORLD
     try:
         if workload == "coba":
-            from livn.models.lif import LIF
-            from livn.stimulus import Stimulus
+            from engine_coba import coba_env, coba_system
 
-            path = _coba_system(4000)
+            path = coba_system(4000)
             t_build = time.perf_counter()
-            env = Env(path, model=LIF(v_init="uniform"), seed=1, backend=backend).init()
-            env.set_weights({k: 12.0 if "AMPA" in k else 67.0 for k in env.weight_names})
-            env.record_spikes()
+            env = coba_env(path, backend=backend)  # includes the 50 ms kick (first compile)
             n = env.system.num_neurons
-            kick = np.random.default_rng(0).uniform(0.0, 0.4, size=(50, n))
             t1 = time.perf_counter()
-            env.run(50.0, Stimulus(kick, dt=1.0))  # start the self-sustained activity
         else:
             t_build = time.perf_counter()
             kwargs = {"comm": comm} if comm is not None and comm.size > 1 else {}

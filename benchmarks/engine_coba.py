@@ -20,6 +20,49 @@ import tempfile
 import time
 
 
+def coba_system(cells: int) -> str:
+    """A fresh COBA system directory: ``cells`` LIF cells (4:1 EXC:INH), 2 % connectivity."""
+    from livn.workflows import get
+
+    n_exc = cells * 4 // 5
+    p = 0.02
+    out = os.path.join(tempfile.mkdtemp(prefix="livn-coba-"), "coba")
+    get("generate_2d", {
+        "output_directory": out,
+        "populations": {"EXC": {"count": n_exc, "synapse_type": "excitatory"},
+                        "INH": {"count": cells - n_exc, "synapse_type": "inhibitory"}},
+        "area": "rectangle", "area_kwargs": {"x_range": [0, 500], "y_range": [0, 500]},
+        "connectivity": {"kernel": "gaussian", "sigma": 1e6, "cutoff": 3.0,
+                         "mean_degree": {"EXC->EXC": p * n_exc, "EXC->INH": p * n_exc,
+                                         "INH->EXC": p * (cells - n_exc),
+                                         "INH->INH": p * (cells - n_exc)}},
+        "seed": 1,
+    }).launch()  # fmt: skip
+    return out
+
+
+def coba_env(path: str, **env_kwargs):
+    """The COBA Env of ``path`` (Δg_e 6 nS, Δg_i 67 nS, spikes recorded), its self-sustained
+    activity started by 50 ms of random current."""
+    import numpy as np
+
+    from livn.env import Env
+    from livn.models.lif import LIF
+    from livn.stimulus import Stimulus
+
+    env = Env(path, model=LIF(v_init="uniform"), seed=1, **env_kwargs).init()
+    weights = {}
+    for key in env.weight_names:  # Δg 6 nS (g_unit 0.5 nS) and 67 nS (g_unit 1 nS)
+        weights[key] = 12.0 if "AMPA" in key else 67.0
+    env.set_weights(weights)
+    env.record_spikes()
+    n = env.system.num_neurons
+    rng = np.random.default_rng(0)
+    kick = Stimulus(rng.uniform(0.0, 0.3, size=(50, n)).astype(np.float32), dt=1.0)
+    env.run(50.0, stimulus=kick)
+    return env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=1000.0, help="ms per timed run")
@@ -29,37 +72,10 @@ def main() -> None:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    import numpy as np
-
-    from livn.env import Env
-    from livn.models.lif import LIF
-    from livn.stimulus import Stimulus
-    from livn.workflows import get
-
     n = args.cells
-    n_exc = n * 4 // 5
-    p = 0.02
-    out = os.path.join(tempfile.mkdtemp(prefix="livn-coba-"), "coba")
-    get("generate_2d", {
-        "output_directory": out,
-        "populations": {"EXC": {"count": n_exc, "synapse_type": "excitatory"},
-                        "INH": {"count": n - n_exc, "synapse_type": "inhibitory"}},
-        "area": "rectangle", "area_kwargs": {"x_range": [0, 500], "y_range": [0, 500]},
-        "connectivity": {"kernel": "gaussian", "sigma": 1e6, "cutoff": 3.0,
-                         "mean_degree": {"EXC->EXC": p * n_exc, "EXC->INH": p * n_exc,
-                                         "INH->EXC": p * (n - n_exc), "INH->INH": p * (n - n_exc)}},
-        "seed": 1,
-    }).launch()  # fmt: skip
+    out = coba_system(n)
     t_build = time.perf_counter()
-    env = Env(out, model=LIF(v_init="uniform"), seed=1, delivery=args.delivery).init()
-    weights = {}
-    for key in env.weight_names:  # Δg 6 nS (g_unit 0.5 nS) and 67 nS (g_unit 1 nS)
-        weights[key] = 12.0 if "AMPA" in key else 67.0
-    env.set_weights(weights)
-    env.record_spikes()
-    rng = np.random.default_rng(0)
-    kick = Stimulus(rng.uniform(0.0, 0.3, size=(50, n)).astype(np.float32), dt=1.0)
-    env.run(50.0, stimulus=kick)  # compiles the stimulus signature
+    env = coba_env(out, delivery=args.delivery)  # runs the 50 ms kick (compiles its signature)
     first = env.run(args.duration)  # compiles the timed signature
     t_ready = time.perf_counter()
     times, spikes = [], []

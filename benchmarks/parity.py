@@ -14,98 +14,18 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import tempfile
-import warnings
+from pathlib import Path
 
 import numpy as np
 
-AMPLITUDES = (0.05, 0.2, 0.5, 1.0, 2.0)
-
-
-def isolated_system() -> str:
-    from livn.workflows.generate_2d import Generate2D
-
-    out = os.path.join(tempfile.mkdtemp(prefix="livn-parity-"), "isolated")
-    job = Generate2D({
-        "total_cells": 10, "output_directory": out, "seed": 3,
-        "populations": {"EXC": {"count": 5, "synapse_type": "excitatory"},
-                        "INH": {"count": 5, "synapse_type": "inhibitory"}},
-        "connectivity": {"mean_degree": 0.0},
-    })  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        job.launch()
-    job.mea(pitch=500.0)
-    return out
-
-
-def single_cells(path: str, backend: str) -> list[np.ndarray]:
-    from livn.env import Env
-    from livn.stimulus import Stimulus
-    from livn.system import System
-
-    system = System(path)
-    x = np.zeros((650, 10))
-    for pop in ("EXC", "INH"):
-        start, _ = system.population_ranges[pop]
-        for k, amp in enumerate(AMPLITUDES):
-            x[100:600, start + k] = amp
-    env = Env(system, backend=backend, seed=1).init()
-    env.set_noise(enabled=False)
-    env.record_spikes()
-    it, t, _, _ = env.run(650.0, Stimulus(x, dt=1.0))
-    env.close()
-    return [np.sort(t[it == i]) for i in range(10)]
-
-
-def threshold(path: str, backend: str, cell: int) -> float:
-    from livn.env import Env
-    from livn.system import System
-
-    system = System(path)
-    env = Env(system, backend=backend, seed=1).init()
-    env.set_noise(enabled=False)
-    env.record_spikes()
-    soma = np.asarray(system.neuron_coordinates)
-    soma = soma[soma[:, 0] == cell][0, 1:4]
-    channel = int(np.argmin(np.linalg.norm(env.io.electrode_coordinates[:, 1:4] - soma, axis=1)))
-
-    def fires(amp: float) -> bool:
-        env.clear()
-        env.run(150.0)
-        x = np.zeros((20, env.io.num_channels), np.float32)
-        x[5, channel] = amp
-        return bool(np.any(env.run(20.0, env.cell_stimulus(x, dt=1.0)).it == cell))
-
-    lo, hi = 0.0, 400.0
-    while hi - lo > 0.002 * hi:
-        mid = 0.5 * (lo + hi)
-        lo, hi = (lo, mid) if fires(mid) else (mid, hi)
-    env.close()
-    return hi
-
-
-def culture(backend: str, tuned: bool, noise: bool, duration: float):
-    from livn.env import Env
-    from livn.system import make
-
-    env = Env(make("EI2"), backend=backend, seed=7 if noise else 3).init()
-    if tuned:
-        env.apply_model_defaults()
-    if not noise:
-        env.set_noise(enabled=False)
-    env.record_spikes()
-    if noise:
-        env.run(300.0)
-        it, t, _, _ = env.run(duration)
-    else:
-        x = np.zeros((int(duration), env.io.num_channels), np.float32)
-        for k in range(int(duration) // 100):
-            x[100 * k + 50 : 100 * k + 52, :] = 20.0
-        it, t, _, _ = env.run(duration, env.cell_stimulus(x, dt=1.0))
-    env.close()
-    return it, t
+from livn.backends.parity import (
+    AMPLITUDES,
+    culture,
+    extracellular_threshold,
+    isolated_cells,
+    step_trains,
+)
 
 
 def main() -> None:
@@ -115,9 +35,9 @@ def main() -> None:
     args = parser.parse_args()
     from livn.decoding import isi_cv, synchrony
 
-    path = isolated_system()
-    ref = {"cells": single_cells(path, "jax"),
-           "thr": [threshold(path, "jax", c) for c in (0, 5)]}  # fmt: skip
+    path = isolated_cells(Path(tempfile.mkdtemp(prefix="livn-parity-")) / "isolated")
+    ref = {"cells": step_trains(path, "jax"),
+           "thr": [extracellular_threshold(path, "jax", c, resolution=0.002) for c in (0, 5)]}  # fmt: skip
     cultures = {}
     for case in ((False, False), (True, False), (True, True)):
         cultures[case] = {"jax": culture("jax", *case, args.duration)}
@@ -126,7 +46,7 @@ def main() -> None:
             print(f"{backend}: not installed")
             continue
         print(f"== {backend} vs jax")
-        cells = single_cells(path, backend)
+        cells = step_trains(path, backend)
         for i in range(10):
             a, b = ref["cells"][i], cells[i]
             a100, b100 = a[a < 200], b[b < 200]
@@ -136,7 +56,7 @@ def main() -> None:
             print(f"  {kind} {AMPLITUDES[i % 5]:>4} nA: spikes jax {len(a):>3} {backend} "
                   f"{len(b):>3}; first 100 ms: {len(a100)} vs {len(b100)}, max |dt| {dt:.4f} ms")
         for c, thr_jax in zip((0, 5), ref["thr"], strict=True):
-            thr = threshold(path, backend, c)
+            thr = extracellular_threshold(path, backend, c, resolution=0.002)
             print(f"  extracellular threshold {'EXC' if c < 5 else 'INH'}: jax {thr_jax:.2f} µA, "
                   f"{backend} {thr:.2f} µA ({100 * (thr_jax - thr) / thr:+.2f} %)")
         for (tuned, noise), runs in cultures.items():

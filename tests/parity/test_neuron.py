@@ -24,11 +24,9 @@ pytest.importorskip(
 )
 pytest.importorskip("jax", reason="parity compares with the JAX engine")
 
-from parity_helpers import spike_trains, step_stimulus
-
+from livn.backends.parity import culture, extracellular_threshold, step_trains
 from livn.env import Env
-from livn.stimulus import Stimulus
-from livn.system import System, make
+from livn.system import System
 
 BACKENDS = ("jax", "neuron")
 
@@ -36,17 +34,7 @@ BACKENDS = ("jax", "neuron")
 @pytest.fixture(scope="module")
 def single_cells(isolated_cells):
     """Spike trains per backend of the 10 isolated cells under 500 ms current steps."""
-    system = System(isolated_cells)
-    x = step_stimulus(system, 100.0, 600.0, 650.0)
-    out = {}
-    for backend in BACKENDS:
-        env = Env(system, backend=backend, seed=1).init()
-        env.set_noise(enabled=False)
-        env.record_spikes()
-        it, t, _, _ = env.run(650.0, Stimulus(x, dt=1.0))
-        out[backend] = spike_trains(it, t, system.num_neurons)
-        env.close()
-    return system, out
+    return System(isolated_cells), {b: step_trains(isolated_cells, b) for b in BACKENDS}
 
 
 def test_single_cell_spike_counts_within_5_percent(single_cells):
@@ -68,66 +56,18 @@ def test_single_cell_spike_times_within_0_1_ms_over_the_first_100_ms(single_cell
         assert np.max(np.abs(a - b)) < 0.1, (i, np.max(np.abs(a - b)))
 
 
-def _threshold(env, channel: int, cell: int, lo: float = 0.0, hi: float = 400.0) -> float:
-    """Smallest 1 ms pulse (µA) on ``channel`` that makes ``cell`` spike from rest (bisection
-    to 0.5 % of the bracket)."""
-
-    def fires(amp: float) -> bool:
-        env.clear()
-        env.run(150.0)  # from the initial -75 mV to rest
-        x = np.zeros((20, env.io.num_channels), np.float32)
-        x[5, channel] = amp
-        it, _, _, _ = env.run(20.0, env.cell_stimulus(x, dt=1.0))
-        return bool(np.any(it == cell))
-
-    assert fires(hi) and not fires(lo)
-    while hi - lo > 0.005 * hi:
-        mid = 0.5 * (lo + hi)
-        lo, hi = (lo, mid) if fires(mid) else (mid, hi)
-    return hi
-
-
 @pytest.mark.parametrize("pop", ["EXC", "INH"])
 def test_extracellular_threshold_within_5_percent(isolated_cells, pop):
-    system = System(isolated_cells)
-    cell = system.population_ranges[pop][0]
-    thresholds = {}
-    for backend in BACKENDS:
-        env = Env(system, backend=backend, seed=1).init()
-        env.set_noise(enabled=False)
-        env.record_spikes()
-        soma = np.asarray(system.neuron_coordinates)
-        soma = soma[soma[:, 0] == cell][0, 1:4]
-        channel = int(np.argmin(np.linalg.norm(env.io.electrode_coordinates[:, 1:4] - soma, axis=1)))
-        thresholds[backend] = _threshold(env, channel, cell)
-        env.close()
+    cell = System(isolated_cells).population_ranges[pop][0]
+    thresholds = {b: extracellular_threshold(isolated_cells, b, cell) for b in BACKENDS}
     a, b = thresholds["jax"], thresholds["neuron"]
     assert abs(a - b) <= 0.05 * b, thresholds
-
-
-def _culture(backend: str, tuned: bool, noise: bool, duration: float, seed: int = 3):
-    env = Env(make("EI2"), backend=backend, seed=seed).init()
-    if tuned:
-        env.apply_model_defaults()
-    if not noise:
-        env.set_noise(enabled=False)
-    env.record_spikes()
-    if noise:
-        env.run(300.0)  # past the initial transient
-        it, t, _, _ = env.run(duration)
-    else:
-        x = np.zeros((int(duration), env.io.num_channels), np.float32)
-        for k in range(int(duration) // 100):  # 2 ms pulses on every electrode every 100 ms
-            x[100 * k + 50 : 100 * k + 52, :] = 20.0
-        it, t, _, _ = env.run(duration, env.cell_stimulus(x, dt=1.0))
-    env.close()
-    return it, t
 
 
 def test_culture_under_an_electrode_stimulus_matches_per_cell():
     counts = {}
     for backend in BACKENDS:
-        it, _ = _culture(backend, tuned=False, noise=False, duration=1000.0)
+        it, _ = culture(backend, tuned=False, noise=False)
         counts[backend] = np.bincount(it, minlength=100)
     a, b = counts["jax"], counts["neuron"]
     assert b.sum() > 50  # the stimulus drives the culture
@@ -138,7 +78,7 @@ def test_culture_under_an_electrode_stimulus_matches_per_cell():
 def test_self_sustained_culture_population_rate_within_10_percent():
     rates = {}
     for backend in BACKENDS:
-        it, _ = _culture(backend, tuned=True, noise=False, duration=1000.0)
+        it, _ = culture(backend, tuned=True, noise=False)
         rates[backend] = len(it) / 100 / 1.0
     assert rates["neuron"] > 5.0  # the tuned culture reverberates after each pulse
     assert abs(rates["jax"] - rates["neuron"]) <= 0.1 * rates["neuron"], rates
@@ -149,7 +89,7 @@ def test_noisy_culture_statistics_within_20_percent():
 
     stats = {}
     for backend in BACKENDS:
-        it, t = _culture(backend, tuned=True, noise=True, duration=1000.0, seed=7)
+        it, t = culture(backend, tuned=True, noise=True)
         stats[backend] = {"rate": len(it) / 100 / 1.0, "cv": isi_cv(it, t),
                           "sync": synchrony(it, t, 1000.0)}  # fmt: skip
     for key, ref in stats["neuron"].items():
