@@ -13,7 +13,8 @@ user's new process pays (imports, build, compile or mechanism loading) — pinne
 unless ``--no-pin``. A backend that cannot run a workload is listed as such.
 
     python benchmarks/backends.py [--backends jax neuron brian2] [--duration 1000] [--repeat 3]
-                                  [--workloads rcsd coba] [--mpi] [--no-pin]
+                                  [--workloads rcsd coba] [--mpi [--mpi-duration 200]]
+                                  [--no-pin]
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--system", default="EI2", help="system of the rcsd workload")
     parser.add_argument("--mpi", action="store_true", help="also NEURON on EI3, 1 and 2 ranks")
+    parser.add_argument("--mpi-duration", type=float, default=200.0, help="ms per EI3 run")
     parser.add_argument("--no-pin", action="store_true", help="do not pin children to a core")
     parser.add_argument("--child", nargs=2, metavar=("BACKEND", "WORKLOAD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -159,7 +161,9 @@ def main() -> None:
         mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which(
             "mpiexec")
         for ranks in (1, 2):
-            cmd = [mpiexec, "-n", str(ranks), *base[:-1], "EI3", "--child", "neuron", "mpi"]
+            cmd = [mpiexec, "-n", str(ranks), sys.executable, here, "--duration",
+                   str(args.mpi_duration), "--repeat", str(args.repeat), "--system", "EI3",
+                   "--child", "neuron", "mpi"]  # fmt: skip
             r = _run_child(cmd, pin=False)
             print(_row(f"neuron / EI3, {ranks} rank{'s' * (ranks > 1)}", r), flush=True)
 
