@@ -160,6 +160,9 @@ def main() -> None:
     if args.mpi:
         mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which(
             "mpiexec")
+        if mpiexec is None:
+            print("neuron / EI3 MPI          mpiexec not found (pip install 'livn[mpi]')")
+            return
         for ranks in (1, 2):
             cmd = [mpiexec, "-n", str(ranks), sys.executable, here, "--duration",
                    str(args.mpi_duration), "--repeat", str(args.repeat), "--system", "EI3",
