@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from livn.backends.jax import cache
 from livn.backends.network import Network
 from livn.models.base import step_heaviside, synapse_physics
 
@@ -70,8 +71,18 @@ class _Compiled:
         self.plain = jax.jit(fn)
         self.tuned = (jax.jit(fn, compiler_options=CPU_COMPILER_OPTIONS)
                       if jax.default_backend() == "cpu" else None)  # fmt: skip
+        self.fresh = True
 
     def __call__(self, *args):
+        if not self.fresh:
+            return self._call(*args)
+        # the first call compiles, or loads from the persistent cache: an entry JAX cannot
+        # read there is removed before JAX compiles the program and writes it again
+        self.fresh = False
+        with cache.watching():
+            return self._call(*args)
+
+    def _call(self, *args):
         if self.tuned is not None and not any(
             isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(args)
         ):
@@ -135,6 +146,7 @@ class Engine:
 
         if delivery not in DELIVERY:
             raise ConfigError(f"unknown delivery {delivery!r}. Valid: {', '.join(DELIVERY)}.")
+        cache.configure()  # the persistent compilation cache (once per process)
         self.net = network
         self.model = model
         self.physics = synapse_physics(model)
@@ -182,6 +194,7 @@ class Engine:
         self._stim_maps: dict[int, list] = {}
 
     # ------------------------------------------------------------------ state and params
+    @cache.watched
     def initial_state(self) -> dict:
         groups = []
         for gi, g in enumerate(self.net.groups):
@@ -210,22 +223,27 @@ class Engine:
         return _dev_tree(state)
 
     # ------------------------------------------------ arrays for the Env (it imports no JAX)
+    @cache.watched
     def key(self, seed: int):
         """The PRNG key of the noise of a run with ``seed``."""
         return jax.random.key(seed)
 
+    @cache.watched
     def keys(self, seeds: list[int]):
         """One PRNG key per trial of a batch, ``[B]``."""
         return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
 
+    @cache.watched
     def weights_param(self, per_group: list[np.ndarray]) -> list:
         """The ``weights`` parameter: one float32 array of channel weights per cell group."""
         return [jnp.asarray(w, jnp.float32) for w in per_group]
 
+    @cache.watched
     def noise_param(self, arrays: dict[str, np.ndarray]) -> dict:
         """The ``noise`` parameter: per-cell float32 arrays (engine order) by noise name."""
         return {k: jnp.asarray(v, jnp.float32) for k, v in arrays.items()}
 
+    @cache.watched
     def switch(self, on: bool):
         """The ``noise_on`` parameter."""
         return jnp.asarray(1.0 if on else 0.0, jnp.float32)
@@ -247,6 +265,7 @@ class Engine:
         t = (jnp.arange(masks.shape[0]) + 1) * self.n_sub * self.dt
         return masks.T[order], t, vs.T[order[iv]]
 
+    @cache.watched
     def default_params(self, noise: dict[str, float]) -> dict:
         n = self.net.num_neurons
         return _dev_tree({
