@@ -62,6 +62,11 @@ def _dev_tree(tree):
     return jax.tree_util.tree_map(lambda a: _dev(a) if isinstance(a, np.ndarray) else a, tree)
 
 
+def _traced(tree) -> bool:
+    """Whether any leaf of ``tree`` is a JAX tracer (inside a user's jit/grad/vmap)."""
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(tree))
+
+
 class _Compiled:
     """``jax.jit(fn)``, compiled with :data:`CPU_COMPILER_OPTIONS` when called at top level
     on the CPU; inside a user's ``jax.jit``/``jax.grad`` trace (where compiler options are
@@ -445,10 +450,12 @@ class Engine:
                 jnp.concatenate(ims) if with_current else None)  # fmt: skip
 
     # ------------------------------------------------------------------ runs
-    def _injection(self, stim_kind, stim, stim_dt, local, maps):
-        """Per-group ``[n, n_comp]`` injected current at local step ``local``."""
-        ti = jnp.floor(local.astype(F32) * self.dt / stim_dt + 1e-4).astype(jnp.int32)
-        x = jnp.where(ti < stim.shape[0], stim[jnp.minimum(ti, stim.shape[0] - 1)], 0.0)
+    def _injection(self, stim_kind, stim, stim_dt, local, maps, row0=0):
+        """Per-group ``[n, n_comp]`` injected current at local step ``local`` (``stim`` holds
+        the stimulus rows from ``row0`` on)."""
+        ti = jnp.floor(local.astype(F32) * self.dt / stim_dt + 1e-4).astype(jnp.int32) - row0
+        inside = (ti >= 0) & (ti < stim.shape[0])
+        x = jnp.where(inside, stim[jnp.clip(ti, 0, stim.shape[0] - 1)], 0.0)
         out = []
         for gi, g in enumerate(self.net.groups):
             if stim_kind == "cells":
@@ -460,9 +467,16 @@ class Engine:
                 out.append(jnp.tensordot(x, maps[gi], axes=1))
         return out
 
-    def _run_impl(self, cfg, state, params, stim, stim_dt, key, maps):
+    def _run_impl(self, cfg, state, params, stim, stim_dt, key, maps, pos=None):
+        """A run of ``n_blocks`` recording blocks and ``n_rem`` steps (``pos`` None), or one
+        chunk of a longer run: ``pos = (t0, local0, row0, nb, rem)`` — the run's start time
+        and the chunk's first step relative to it, the first stimulus row in ``stim``, then
+        ``nb ≤ n_blocks`` blocks and (if ``n_rem``, then a flag) ``rem < n_sub`` steps, all
+        traced (so one program serves every duration; outputs are ``[n_blocks, N]`` buffers
+        filled up to ``nb``)."""
         n_blocks, n_rem, record_v, record_im, mode, stim_kind, cap, noise = cfg
         n = self.net.num_neurons
+        row0 = 0 if pos is None else pos[2]
         params = {**params, "derived": self._derived(params)}
         heaviside = surrogate_heaviside if mode == "mask" else step_heaviside
         # events with scatter delivery: spikes are recorded in the delivery loop, step by
@@ -471,7 +485,8 @@ class Engine:
         k_rec = min(n, 64) if n else 1
         slack = max(k_rec, min(self.chunk, n)) if n else 1
 
-        def steps(carry, length, tag):
+        def steps(carry, length, tag, count=None):
+            """``length`` steps (static), or the first ``count`` (traced) of ``length``."""
             st, local, buf = carry
             if noise:
                 k = jax.random.fold_in(jax.random.fold_in(key, tag), st["step"])
@@ -481,7 +496,7 @@ class Engine:
 
             def one(c, zi):
                 st, local, blk_t, blk_m, buf = c
-                inj = self._injection(stim_kind, stim, stim_dt, local, maps)
+                inj = self._injection(stim_kind, stim, stim_dt, local, maps, row0)
                 rec = (buf, t0, cap) if inline else None
                 st, spk, tc, new_buf = self._step(st, params, inj, zi, heaviside, mode == "mask",
                                                   rec)  # fmt: skip
@@ -491,7 +506,10 @@ class Engine:
                 return (st, local + 1, blk_t, blk_m + spk, buf), None
 
             init = (st, local, jnp.full(n, -1.0, F32), jnp.zeros(n, F32), buf)
-            if length == 1:  # no inner loop (its carry boundary would copy the delivery ring)
+            if count is not None:
+                (st, local, blk_t, blk_m, buf) = jax.lax.fori_loop(
+                    0, count, lambda i, c: one(c, z[i])[0], init)
+            elif length == 1:  # no inner loop (its carry boundary would copy the delivery ring)
                 (st, local, blk_t, blk_m, buf), _ = one(init, z[0])
             else:
                 (st, local, blk_t, blk_m, buf), _ = jax.lax.scan(one, init, z)
@@ -515,7 +533,7 @@ class Engine:
             buf_i, buf_t, new_ptr = for_each_chunk(m & fits, k_rec, write, (buf_i, buf_t, ptr))
             return buf_i, buf_t, new_ptr, over + jnp.where(fits, 0, count)
 
-        t0 = state["step"].astype(F32) * self.dt
+        t0 = state["step"].astype(F32) * self.dt if pos is None else pos[0]
 
         def block(carry, _):
             carry, blk_m = steps(carry, self.n_sub, 0)
@@ -526,6 +544,21 @@ class Engine:
 
         buf = (jnp.zeros(cap + slack, jnp.int32), jnp.zeros(cap + slack, F32),
                jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32))  # fmt: skip
+        if pos is not None:  # a chunk: nb blocks (traced) into [n_blocks, N] buffers, then rem
+            carry = (state, jnp.asarray(pos[1], jnp.int32), buf)
+            outs = [jnp.zeros((n_blocks, n), F32) if on else None for on in (record_v, record_im)]
+
+            def fill(b, c):
+                carry, outs = c
+                carry, (v, im) = block(carry, None)
+                outs = [None if o is None else jax.lax.dynamic_update_index_in_dim(o, x, b, 0)
+                        for o, x in zip(outs, (v, im), strict=True)]  # fmt: skip
+                return carry, outs
+
+            carry, outs = jax.lax.fori_loop(0, pos[3], fill, (carry, outs))
+            if n_rem:  # the program of a run's last chunk when it ends inside a block
+                carry, _ = steps(carry, self.n_sub, 1, count=pos[4])
+            return carry[0], carry[2], outs[0], outs[1], None
         carry = (state, jnp.asarray(0, jnp.int32), buf)
         carry, outs = jax.lax.scan(block, carry, None, length=n_blocks)
         masks = outs[2] if mode == "mask" else None
@@ -550,6 +583,10 @@ class Engine:
         if stim is None:
             stim = np.zeros((1, self.net.num_neurons), np.float32)
             stim_dt, stim_kind = 1e9, "cells"
+        if mode == "events" and not _traced((state, params, stim, stim_dt, key)):
+            return self._run_chunks(state, params, int(n_steps), np.asarray(stim, np.float32),
+                                    float(stim_dt), key, bool(record_v), bool(record_im),
+                                    stim_kind, maps or [], int(capacity))  # fmt: skip
         cap = int(capacity) if capacity else self.default_capacity(n_steps)
         cfg = (n_blocks, n_rem, bool(record_v), bool(record_im), mode, stim_kind, cap,
                self.noise_active(params))  # fmt: skip
@@ -561,6 +598,65 @@ class Engine:
         state, buf, v, im, masks = fn(state, params, _f32(stim), _f32(stim_dt), key,
                                       maps or [])  # fmt: skip
         return state, buf, v, im, masks
+
+    def chunk_blocks(self) -> int:
+        """Recording blocks per compiled chunk of a run: 200 ms, fewer for large networks so
+        that a chunk's voltage and current buffers stay near 64 MB."""
+        per_block = 8 * max(1, self.net.num_neurons)  # voltage + current, float32
+        return int(max(1, min(round(200.0 / (self.n_sub * self.dt)), 64e6 // per_block)))
+
+    def _run_chunks(self, state, params, n_steps: int, stim: np.ndarray, stim_dt: float, key,
+                    record_v: bool, record_im: bool, stim_kind: str, maps, capacity: int):  # fmt: skip
+        """:meth:`run` in chunks of :meth:`chunk_blocks` blocks by one compiled program per
+        system (durations, stimulus lengths, weights and noise levels never recompile)."""
+        k = self.chunk_blocks()
+        chunk_steps = k * self.n_sub
+        cap = int(capacity) if capacity else self.default_capacity(chunk_steps)
+        # stimulus rows a chunk can touch (a row of margin each side for rounding)
+        rows = int(np.ceil(chunk_steps * self.dt / stim_dt)) + 3
+        noise = self.noise_active(params)
+
+        def program(tail: bool):
+            # tail: the last chunk of a run that ends inside a recording block
+            cfg = (k, int(tail), record_v, record_im, "events", stim_kind, cap, noise)
+            sig = ("chunk", *cfg, rows, stim.shape[1:])
+            if sig not in self._compiled:
+                self._compiled[sig] = _Compiled(functools.partial(self._run_impl, cfg))
+            return self._compiled[sig]
+
+        n_blocks, n_rem = divmod(n_steps, self.n_sub)
+        t0 = np.float32(np.asarray(state["step"])) * np.float32(self.dt)
+        ids, times, vs, ims = [], [], [], []
+        over = 0
+        first = 0
+        while True:
+            nb = min(k, n_blocks - first)
+            last = first + nb >= n_blocks
+            local0 = first * self.n_sub
+            row0 = max(0, int(np.floor(np.float32(local0) * np.float32(self.dt)
+                                       / np.float32(stim_dt) + 1e-4)) - 1)  # fmt: skip
+            window = np.zeros((rows, *stim.shape[1:]), np.float32)
+            part = stim[row0 : row0 + rows]
+            window[: len(part)] = part
+            pos = (t0, np.int32(local0), np.int32(row0), np.int32(nb),
+                   np.int32(n_rem if last else 0))  # fmt: skip
+            fn = program(bool(last and n_rem))
+            state, buf, v, im, _ = fn(state, params, window, np.float32(stim_dt), key, maps, pos)
+            count = int(buf[2])
+            ids.append(np.asarray(buf[0])[:count])
+            times.append(np.asarray(buf[1])[:count])
+            over += int(buf[3])
+            if record_v:
+                vs.append(np.asarray(v)[:nb])
+            if record_im:
+                ims.append(np.asarray(im)[:nb])
+            first += nb
+            if last:
+                break
+        bi, bt = np.concatenate(ids), np.concatenate(times)
+        buf = (bi, bt, np.asarray(len(bi)), np.asarray(over))
+        return (state, buf, np.concatenate(vs) if record_v else None,
+                np.concatenate(ims) if record_im else None, None)  # fmt: skip
 
     def run_batch(self, state, params, n_steps: int, keys, *, batched_stim: bool = False,
                   stim=None, stim_dt: float = 1.0, record_v: bool = False,
