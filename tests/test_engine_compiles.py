@@ -70,3 +70,21 @@ def test_a_chunked_run_equals_one_long_block_of_runs():
     offsets = np.cumsum([0.0] + [chunk_ms * f for f in (0.7, 1.3)])
     t = np.concatenate([p.t + o for p, o in zip(parts, offsets, strict=True)])
     np.testing.assert_allclose(np.sort(t), np.sort(whole.t), atol=1e-3)
+
+
+def test_batches_of_any_duration_reuse_their_program(lowerings):
+    env = Env("EI1", seed=2).init()
+    env.apply_model_defaults()
+    env.record_spikes()
+    env.record_voltage()
+    env.run_batch(20.0, seeds=[1, 2])
+    env.run_batch(20.05, seeds=[1, 2])
+    lowerings.clear()
+    trials = {}
+    for duration in (5.0, 120.0, 333.3):
+        trials[duration] = env.run_batch(duration, seeds=[3, 4])
+    assert lowerings == [], f"recompiled: {lowerings}"
+    # each trial is the run of its seed from the current state
+    single = env.clear(seed=4).run(120.0)
+    np.testing.assert_array_equal(trials[120.0][1].v, single.v)
+    np.testing.assert_array_equal(trials[120.0][1].it, single.it)

@@ -599,35 +599,51 @@ class Engine:
                                       maps or [])  # fmt: skip
         return state, buf, v, im, masks
 
-    def chunk_blocks(self) -> int:
-        """Recording blocks per compiled chunk of a run: 200 ms, fewer for large networks so
-        that a chunk's voltage and current buffers stay near 64 MB."""
-        per_block = 8 * max(1, self.net.num_neurons)  # voltage + current, float32
+    def chunk_blocks(self, batch: int = 1) -> int:
+        """Recording blocks per compiled chunk of a run (of ``batch`` trials): 200 ms, fewer
+        for large networks and batches so that a chunk's voltage and current buffers stay near
+        64 MB."""
+        per_block = 8 * max(1, self.net.num_neurons) * max(1, batch)  # voltage + current, f32
         return int(max(1, min(round(200.0 / (self.n_sub * self.dt)), 64e6 // per_block)))
 
     def _run_chunks(self, state, params, n_steps: int, stim: np.ndarray, stim_dt: float, key,
-                    record_v: bool, record_im: bool, stim_kind: str, maps, capacity: int):  # fmt: skip
-        """:meth:`run` in chunks of :meth:`chunk_blocks` blocks by one compiled program per
-        system (durations, stimulus lengths, weights and noise levels never recompile)."""
-        k = self.chunk_blocks()
+                    record_v: bool, record_im: bool, stim_kind: str, maps, capacity: int,
+                    batch: int = 0, batched_stim: bool = False):  # fmt: skip
+        """:meth:`run` (``batch`` 0) or :meth:`run_batch` (``batch`` trials, ``key`` one per
+        trial) in chunks of :meth:`chunk_blocks` blocks by one compiled program per system:
+        durations, stimulus lengths, weights and noise levels never recompile."""
+        k = self.chunk_blocks(max(1, batch))
         chunk_steps = k * self.n_sub
         cap = int(capacity) if capacity else self.default_capacity(chunk_steps)
         # stimulus rows a chunk can touch (a row of margin each side for rounding)
         rows = int(np.ceil(chunk_steps * self.dt / stim_dt)) + 3
         noise = self.noise_active(params)
+        cols = stim.shape[2:] if batched_stim else stim.shape[1:]
+        if batch:  # every trial starts from the same state and then goes its own way
+            state = jax.tree_util.tree_map(
+                lambda x: _dev(np.broadcast_to(np.asarray(x), (batch, *np.shape(x))).copy()),
+                state)  # fmt: skip
 
         def program(tail: bool):
             # tail: the last chunk of a run that ends inside a recording block
             cfg = (k, int(tail), record_v, record_im, "events", stim_kind, cap, noise)
-            sig = ("chunk", *cfg, rows, stim.shape[1:])
+            sig = ("chunk", batch, batched_stim, *cfg, rows, cols)
             if sig not in self._compiled:
-                self._compiled[sig] = _Compiled(functools.partial(self._run_impl, cfg))
+                fn = functools.partial(self._run_impl, cfg)
+                if batch:
+                    axes = (0, None, 0 if batched_stim else None, None, 0, None, None)
+                    fn = jax.vmap(fn, in_axes=axes)
+                self._compiled[sig] = _Compiled(fn)
             return self._compiled[sig]
 
         n_blocks, n_rem = divmod(n_steps, self.n_sub)
-        t0 = np.float32(np.asarray(state["step"])) * np.float32(self.dt)
-        ids, times, vs, ims = [], [], [], []
-        over = 0
+        step0 = np.asarray(state["step"]).reshape(-1)[0]
+        t0 = np.float32(step0) * np.float32(self.dt)
+        trials = max(1, batch)
+        ids = [[] for _ in range(trials)]
+        times = [[] for _ in range(trials)]
+        vs, ims = [], []
+        over = np.zeros(trials, np.int64)
         first = 0
         while True:
             nb = min(k, n_blocks - first)
@@ -635,28 +651,43 @@ class Engine:
             local0 = first * self.n_sub
             row0 = max(0, int(np.floor(np.float32(local0) * np.float32(self.dt)
                                        / np.float32(stim_dt) + 1e-4)) - 1)  # fmt: skip
-            window = np.zeros((rows, *stim.shape[1:]), np.float32)
-            part = stim[row0 : row0 + rows]
-            window[: len(part)] = part
+            lead = (stim.shape[0],) if batched_stim else ()
+            window = np.zeros((*lead, rows, *cols), np.float32)
+            part = stim[:, row0 : row0 + rows] if batched_stim else stim[row0 : row0 + rows]
+            window[..., : part.shape[len(lead)], *(slice(None) for _ in cols)] = part
             pos = (t0, np.int32(local0), np.int32(row0), np.int32(nb),
                    np.int32(n_rem if last else 0))  # fmt: skip
             fn = program(bool(last and n_rem))
             state, buf, v, im, _ = fn(state, params, window, np.float32(stim_dt), key, maps, pos)
-            count = int(buf[2])
-            ids.append(np.asarray(buf[0])[:count])
-            times.append(np.asarray(buf[1])[:count])
-            over += int(buf[3])
+            bi, bt = np.asarray(buf[0]), np.asarray(buf[1])
+            counts, overs = np.asarray(buf[2]).reshape(-1), np.asarray(buf[3]).reshape(-1)
+            for b in range(trials):
+                row_i, row_t = (bi[b], bt[b]) if batch else (bi, bt)
+                ids[b].append(row_i[: int(counts[b])])
+                times[b].append(row_t[: int(counts[b])])
+            over += overs
             if record_v:
-                vs.append(np.asarray(v)[:nb])
+                vs.append(np.asarray(v)[..., :nb, :])
             if record_im:
-                ims.append(np.asarray(im)[:nb])
+                ims.append(np.asarray(im)[..., :nb, :])
             first += nb
             if last:
                 break
-        bi, bt = np.concatenate(ids), np.concatenate(times)
-        buf = (bi, bt, np.asarray(len(bi)), np.asarray(over))
-        return (state, buf, np.concatenate(vs) if record_v else None,
-                np.concatenate(ims) if record_im else None, None)  # fmt: skip
+        axis = 1 if batch else 0
+        v_out = np.concatenate(vs, axis=axis) if record_v else None
+        im_out = np.concatenate(ims, axis=axis) if record_im else None
+        ids = [np.concatenate(x) for x in ids]
+        times = [np.concatenate(x) for x in times]
+        if not batch:
+            buf = (ids[0], times[0], np.asarray(len(ids[0])), np.asarray(over[0]))
+            return state, buf, v_out, im_out, None
+        width = max(1, max(len(x) for x in ids))
+        bi = np.zeros((batch, width), np.int32)
+        bt = np.zeros((batch, width), np.float32)
+        for b in range(batch):
+            bi[b, : len(ids[b])], bt[b, : len(times[b])] = ids[b], times[b]
+        counts = np.asarray([len(x) for x in ids])
+        return state, (bi, bt, counts, over), v_out, im_out, None
 
     def run_batch(self, state, params, n_steps: int, keys, *, batched_stim: bool = False,
                   stim=None, stim_dt: float = 1.0, record_v: bool = False,
@@ -668,6 +699,11 @@ class Engine:
         if stim is None:
             stim = np.zeros((1, self.net.num_neurons), np.float32)
             stim_dt, stim_kind, batched_stim = 1e9, "cells", False
+        if not _traced((state, params, stim, stim_dt, keys)):
+            return self._run_chunks(state, params, int(n_steps), np.asarray(stim, np.float32),
+                                    float(stim_dt), keys, bool(record_v), bool(record_im),
+                                    stim_kind, maps or [], int(capacity),
+                                    batch=int(keys.shape[0]), batched_stim=batched_stim)  # fmt: skip
         cap = int(capacity) if capacity else self.default_capacity(n_steps)
         cfg = (n_blocks, n_rem, bool(record_v), bool(record_im), "events", stim_kind, cap,
                self.noise_active(params))  # fmt: skip
