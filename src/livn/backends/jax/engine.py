@@ -618,7 +618,7 @@ class Engine:
         # stimulus rows a chunk can touch (a row of margin each side for rounding)
         rows = int(np.ceil(chunk_steps * self.dt / stim_dt)) + 3
         noise = self.noise_active(params)
-        cols = stim.shape[2:] if batched_stim else stim.shape[1:]
+        cols = stim.shape[-1]  # stim is [T, cols], or [B, T, cols] with batched_stim
         if batch:  # every trial starts from the same state and then goes its own way
             state = jax.tree_util.tree_map(
                 lambda x: _dev(np.broadcast_to(np.asarray(x), (batch, *np.shape(x))).copy()),
@@ -651,10 +651,9 @@ class Engine:
             local0 = first * self.n_sub
             row0 = max(0, int(np.floor(np.float32(local0) * np.float32(self.dt)
                                        / np.float32(stim_dt) + 1e-4)) - 1)  # fmt: skip
-            lead = (stim.shape[0],) if batched_stim else ()
-            window = np.zeros((*lead, rows, *cols), np.float32)
-            part = stim[:, row0 : row0 + rows] if batched_stim else stim[row0 : row0 + rows]
-            window[..., : part.shape[len(lead)], *(slice(None) for _ in cols)] = part
+            part = stim[..., row0 : row0 + rows, :]  # zero-padded to ``rows`` (time: axis -2)
+            window = np.zeros((*stim.shape[:-2], rows, cols), np.float32)
+            window[..., : part.shape[-2], :] = part
             pos = (t0, np.int32(local0), np.int32(row0), np.int32(nb),
                    np.int32(n_rem if last else 0))  # fmt: skip
             fn = program(bool(last and n_rem))

@@ -315,7 +315,7 @@ class Engine(HostEngine):
         self.spike_t.resize(0)
         self.spike_id.resize(0)
         for vecs in (self.recorders or {}).values():
-            for vec in vecs:
+            for vec in vecs.values():
                 vec.resize(0)
 
     def _apply(self, params: dict) -> None:
@@ -350,15 +350,14 @@ class Engine(HostEngine):
             cell.ou_i.rng.set_seq(0)
 
     def _build_recorders(self) -> None:
-        """Soma voltage and current densities of every cell, every recording interval."""
+        """Soma voltage and current densities of every cell, every step (by name per cell)."""
         self.recorders = {}
         for i, cell in self.cells.items():
-            vecs = []
-            for ref in cell.refs.values():
+            self.recorders[i] = {}
+            for name, ref in cell.refs.items():
                 vec = self.h.Vector()
                 vec.record(ref)
-                vecs.append(vec)
-            self.recorders[i] = vecs
+                self.recorders[i][name] = vec
 
     def _clamp_rows(self, inj: Injection | None):
         """The IClamps of a run's stimulus and their amplitudes ``[T, k]`` (nA)."""
@@ -432,8 +431,7 @@ class Engine(HostEngine):
         if record_v or record_im:
             v_rows, im_rows = [], []
             for i, cell in self.cells.items():
-                data = {k: vec.as_numpy() for k, vec in zip(cell.refs, self.recorders[i],
-                                                             strict=True)}  # fmt: skip
+                data = {k: vec.as_numpy() for k, vec in self.recorders[i].items()}
                 # one sample per step (and one at t = 0 after an initialisation): the end of
                 # each recording block is every n_sub-th sample of this run
                 start = len(data["v"]) - n_steps + self.n_sub - 1
@@ -483,7 +481,7 @@ class Engine(HostEngine):
         k = np.rint(times / dt).astype(np.int64)  # the step (1 … n_steps) that crossed
         out = times.copy()
         for j, (cell_index, step) in enumerate(zip(ids.tolist(), k.tolist(), strict=True)):
-            v = self.recorders[cell_index][0].as_numpy()  # soma voltage, one sample per step
+            v = self.recorders[cell_index]["v"].as_numpy()  # soma voltage, one sample per step
             off = len(v) - n_steps
             if not 1 <= step <= n_steps or off + step - 1 >= len(v):
                 continue
