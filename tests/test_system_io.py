@@ -97,20 +97,44 @@ def test_round_trip_handmade(tmp_path):
 
 
 def test_neuroh5_layout(tmp_path):
+    """The 2.0.0 NeuroH5 layout: indices relative to the population, rows alphabetical,
+    ``Generated Coordinates``, per-edge namespaces in the projection's group."""
     _write_handmade(tmp_path)
     with h5py.File(tmp_path / "cells.h5") as f:
         table = f["H5Types/Populations"][()]
         assert [(int(r[0]), int(r[1]), int(r[2])) for r in table] == [(0, 3, 0), (3, 2, 1)]
         assert h5py.check_enum_dtype(f["H5Types/Population labels"].dtype) == {"EXC": 0, "INH": 1}
-        g = f["Populations/EXC/Coordinates/X Coordinate"]
+        g = f["Populations/EXC/Generated Coordinates/X Coordinate"]
         np.testing.assert_array_equal(g["Cell Index"][()], [0, 1, 2])
         np.testing.assert_array_equal(g["Attribute Pointer"][()], [0, 1, 2, 3])
         assert g["Attribute Value"].dtype == np.float32
+        g = f["Populations/INH/Generated Coordinates/Z Coordinate"]
+        np.testing.assert_array_equal(g["Cell Index"][()], [0, 1])  # not the gids 3, 4
     with h5py.File(tmp_path / "connections.h5") as f:
         e = f["Projections/INH/EXC/Edges"]
-        np.testing.assert_array_equal(e["Destination Block Index"][()], [3])
+        np.testing.assert_array_equal(e["Destination Block Index"][()], [0])
+        np.testing.assert_array_equal(e["Destination Block Pointer"][()], [0, 3])
         np.testing.assert_array_equal(e["Destination Pointer"][()], [0, 2, 3])
         np.testing.assert_array_equal(e["Source Index"][()], [0, 1, 2])
+        np.testing.assert_array_equal(f["Projections/EXC/INH/Edges/Source Index"][()], [0, 0, 1])
+        np.testing.assert_allclose(f["Projections/EXC/INH/Connections/distance"][()], [7, 8, 9])
+        np.testing.assert_array_equal(f["Projections/EXC/INH/Synapses/syn_id"][()], [0, 0, 1])
+
+
+def test_population_rows_are_alphabetical(tmp_path):
+    """2.0.0 names row i after the i-th population group in alphabetical order, so a system
+    whose gid order is not alphabetical writes its rows by name."""
+    pops = [
+        PopulationInfo(name="PYR", index=0, start=0, count=2, synapse_type="excitatory"),
+        PopulationInfo(name="BC", index=1, start=2, count=1, synapse_type="inhibitory"),
+    ]
+    coords = {"PYR": np.zeros((2, 3), np.float32), "BC": np.ones((1, 3), np.float32)}
+    neuroh5.write_cells(str(tmp_path / "cells.h5"), pops, coords)
+    with h5py.File(tmp_path / "cells.h5") as f:
+        rows = [(int(r[0]), int(r[1]), int(r[2])) for r in f["H5Types/Populations"][()]]
+        assert rows == [(2, 1, 1), (0, 2, 0)]
+        assert sorted(f["Populations"]) == ["BC", "PYR"]
+        assert neuroh5.read_population_table(f, "x") == [("PYR", 0, 2), ("BC", 2, 1)]
 
 
 def test_generated_round_trip(small_system):
@@ -176,17 +200,23 @@ def test_corrupt_graph_json(copy_of):
 
 def test_format_version_checked(copy_of):
     data = json.loads((copy_of / "graph.json").read_text())
-    data["format_version"] = FORMAT_VERSION + 1
+    data["livn"]["config"]["format_version"] = FORMAT_VERSION + 1
     (copy_of / "graph.json").write_text(json.dumps(data))
-    with pytest.raises(SystemFormatError, match=r"format_version"):
+    with pytest.raises(SystemFormatError, match=r"format_version 3; this livn reads 2"):
+        System(copy_of)
+    data["version"] = 2  # 2.0.0's own version key: above 1 is refused, as 2.0.0 does
+    (copy_of / "graph.json").write_text(json.dumps(data))
+    with pytest.raises(SystemFormatError, match=r"version is 2; this livn reads 2\.0\.0"):
         System(copy_of)
 
 
 def test_graph_json_bad_content(copy_of):
     data = json.loads((copy_of / "graph.json").read_text())
-    data["populations"][1]["start"] = 7
+    data["livn"]["config"]["populations"][1]["start"] = 7
     (copy_of / "graph.json").write_text(json.dumps(data))
-    with pytest.raises(SystemFormatError, match=r"graph\.json: invalid content.*starts at gid 7"):
+    with pytest.raises(
+        SystemFormatError, match=r"graph\.json: invalid livn element.*starts at gid 7"
+    ):
         System(copy_of)
 
 
@@ -200,7 +230,7 @@ def test_truncated_cells_h5(copy_of):
 
 def test_cells_h5_missing_dataset(copy_of):
     with h5py.File(copy_of / "cells.h5", "a") as f:
-        del f["Populations/INH/Coordinates/Y Coordinate"]
+        del f["Populations/INH/Generated Coordinates/Y Coordinate"]
     with pytest.raises(SystemFormatError, match=r"cells\.h5: missing HDF5 object"):
         _ = System(copy_of).neuron_coordinates
 
@@ -217,8 +247,8 @@ def test_connections_inconsistent_pointer(copy_of):
 
 def test_cells_population_mismatch(copy_of, small_system):
     data = json.loads((copy_of / "graph.json").read_text())
-    data["populations"][0]["count"] -= 1
-    data["populations"][1]["start"] -= 1
+    data["livn"]["config"]["populations"][0]["count"] -= 1
+    data["livn"]["config"]["populations"][1]["start"] -= 1
     (copy_of / "graph.json").write_text(json.dumps(data))
     with pytest.raises(SystemFormatError, match=r"do not match graph.json"):
         _ = System(copy_of).neuron_coordinates

@@ -3,6 +3,7 @@
 livn --version
 livn systems list
 livn systems inspect SYSTEM [--json]
+livn systems convert SRC DST [--format livn|2.0.0] [--overwrite]
 livn systems generate_2d [key=value ...] [--launch] [--mea] [--plot [FILE]] [--inspect]
 livn systems [mpi|slurm] generate config=PATH.yml [key=value ...] [--launch] [--mea] [--export [NAME]] ...
 livn systems [mpi|slurm] sample [key=value ...] [--launch] [--merge] [--publish REPO_ID]
@@ -44,6 +45,14 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(json.dumps({**system.to_dict(), "model_defaults": kind}, indent=2))
     else:
         print(f"{system.summary()}\nModel defaults (RCSD): {text}")
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from livn.system.convert import convert, describe
+
+    path = convert(args.source, args.destination, format=args.format, overwrite=args.overwrite)
+    print(f"Wrote {describe(path)} ({args.format} format)")
     return 0
 
 
@@ -117,6 +126,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("system", help="predefined name (e.g. EI2), directory path or fsspec URL")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=_cmd_inspect)
+
+    p = ssub.add_parser(
+        "convert",
+        help="rewrite a system directory (this livn's, a livn 2.0.0 one, or an older one)",
+        description="Rewrite a system directory in the layout that this livn and livn 2.0.0 "
+        "both read (docs/system-format.md). SRC: a directory in any layout livn reads, or a "
+        "predefined name. --format 2.0.0 leaves out this livn's extras (the livn element of "
+        "graph.json, max_input_current in mea.json).",
+    )
+    p.add_argument("source", metavar="SRC", help="system directory or predefined name")
+    p.add_argument("destination", metavar="DST", help="new or empty output directory")
+    p.add_argument(
+        "--format",
+        choices=("livn", "2.0.0"),
+        default="livn",
+        help="livn (default: readable by this livn and by 2.0.0) or 2.0.0 (2.0.0's files only)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace a system at DST")
+    p.set_defaults(func=_cmd_convert)
 
     p = ssub.add_parser(
         "generate_2d",

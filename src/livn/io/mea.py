@@ -206,22 +206,36 @@ class MEA:
         """Read ``mea.json`` from a system directory."""
         return cls.from_json(_fs.join(_fs.normalize(directory), MEA_FILE))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The ``mea.json`` content."""
+    def to_dict(self, upstream: bool = False) -> dict[str, Any]:
+        """The ``mea.json`` content.
+
+        ``max_input_current`` is written only when it differs from 1 µA: livn 2.0.0 reads
+        ``mea.json`` as ``MEA`` keyword arguments and silently falls back to an electrode-less
+        IO on any other key, so a default array stays readable by both.
+
+        Args:
+            upstream: Leave ``max_input_current`` out in any case (what 2.0.0 reads).
+        """
         rows = [
             [int(r[0]), float(r[1]), float(r[2]), float(r[3])] for r in self.electrode_coordinates
         ]
-        return {
+        out: dict[str, Any] = {
             "electrode_coordinates": rows,
             "input_radius": self.input_radius,
             "output_radius": self.output_radius,
-            "max_input_current": self.max_input_current,
         }
+        if self.max_input_current != 1.0 and not upstream:
+            out["max_input_current"] = self.max_input_current
+        return out
 
-    def save(self, directory: str | os.PathLike) -> str:
-        """Write ``mea.json`` into ``directory`` atomically; returns the file path."""
+    def save(self, directory: str | os.PathLike, upstream: bool = False) -> str:
+        """Write ``mea.json`` into ``directory`` atomically; returns the file path.
+
+        Args:
+            upstream: Write only what livn 2.0.0 reads (see :meth:`to_dict`).
+        """
         path = os.path.join(os.fspath(directory), MEA_FILE)
-        _fs.write_json(path, self.to_dict())
+        _fs.write_json(path, self.to_dict(upstream=upstream))
         return path
 
     # ------------------------------------------------------------------ geometry

@@ -18,7 +18,11 @@ __all__ = ["template_params", "tuned_params"]
 
 
 def tuned_params(system: Any, model_name: str) -> dict[str, dict[str, float]] | None:
-    """The system's ``params/<model_name>.json``, or ``None`` when it has none."""
+    """The system's ``params/<model_name>.json`` (for RCSD also a livn 2.0.0
+    ``params/default.json``, see :meth:`livn.system.System.model_params`), or ``None``."""
+    stored = getattr(system, "model_params", None)
+    if callable(stored):
+        return stored(model_name)
     from livn import _fs
 
     path = _fs.join(system.uri, f"params/{model_name}.json")

@@ -1,23 +1,27 @@
 """Read and write ``cells.h5`` / ``connections.h5`` in the NeuroH5 layout with plain h5py.
 
-Layout (SPEC §1)::
+Layout written (SPEC §1; the layout livn 2.0.0 reads, docs/system-format.md)::
 
     /H5Types/Population labels           committed enum type: population name -> index
-    /H5Types/Populations                 table of (Start, Count, Population) in gid order
-    /Populations/<pop>/<namespace>/<attribute>/
-        Cell Index         uint32 [n]      global gids of the cells that have the attribute
+    /H5Types/Populations                 rows (Start, Count, Population), alphabetical by name
+    /Populations/<pop>/Generated Coordinates/{X,Y,Z} Coordinate/
+        Cell Index         uint32 [n]      cell index relative to the population's first gid
         Attribute Pointer  uint64 [n + 1]  offsets into Attribute Value, per cell
         Attribute Value    [m]             the values, concatenated over cells
+    /Populations/<pop>/Synapse Attributes/{syn_ids, swc_types, syn_locs, syn_type}/...
     /Projections/<post>/<pre>/Edges/
-        Destination Block Index    uint32 [b]      first destination gid (global) of each block
-        Destination Block Pointer  uint64 [b + 1]  offsets into Destination Pointer per block
+        Destination Block Index    uint32 [b]      first destination of each block (relative)
+        Destination Block Pointer  uint64 [b + 1]  offsets into Destination Pointer per block;
+                                                   the last one is one past the sentinel
         Destination Pointer        uint64 [n + 1]  CSR row pointer: edges of each destination
-        Source Index               uint32 [E]      global source gid of each edge
-    /Projections/<post>/<pre>/Attributes/<namespace>/<attribute>   [E] per-edge values
+        Source Index               uint32 [E]      source index relative to the pre population
+    /Projections/<post>/<pre>/<namespace>/<attribute>   [E] per-edge values
+        (Connections/distance, Synapses/syn_id)
 
-livn writes one destination block per projection covering the whole post population, so the
-Destination Pointer is an ordinary CSR pointer over the post cells. Readers here accept any
-number of blocks. The root attribute ``livn_format_version`` records the layout version.
+livn writes one destination block per projection covering the whole post population; readers
+accept any number of blocks. The legacy layout of earlier livn versions (``layout=1``: global
+indices, ``Coordinates``, edge attributes under ``Attributes/<namespace>``) is read as well.
+The root attribute ``livn_format_version`` records the layout version.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ import numpy as np
 
 from livn import _fs
 from livn.errors import SystemFormatError
-from livn.system.graph import FORMAT_VERSION, PopulationInfo
+from livn.system.graph import FORMAT_VERSION, LEGACY_FORMAT_VERSION, PopulationInfo
 
-COORDINATES = "Coordinates"
+#: Coordinate namespace written (2.0.0's name); the legacy layout used ``Coordinates``.
+COORDINATES = "Generated Coordinates"
+LEGACY_COORDINATES = "Coordinates"
 COORDINATE_NAMES = ("X Coordinate", "Y Coordinate", "Z Coordinate")
 
 
@@ -47,7 +53,9 @@ def _write_types(f: h5py.File, populations: Sequence[PopulationInfo]) -> None:
     enum, table = _population_dtype(populations)
     types = f.create_group("H5Types")
     types["Population labels"] = enum
-    rows = np.array([(p.start, p.count, p.index) for p in populations], dtype=table)
+    # row i belongs to the i-th population in alphabetical order (how 2.0.0 names the rows)
+    ordered = sorted(populations, key=lambda p: p.name)
+    rows = np.array([(p.start, p.count, p.index) for p in ordered], dtype=table)
     types.create_dataset("Populations", data=rows, track_times=False)
     f.attrs["livn_format_version"] = FORMAT_VERSION
 
@@ -77,14 +85,15 @@ def write_cells(
         path: Local file path.
         populations: Populations in gid order.
         coordinates: Per population, ``[count, 3]`` cell coordinates (x, y, z) in µm.
-        synapse_attributes: Per population, attribute name -> ``(pointer [count+1], values)``.
+        synapse_attributes: Per population, attribute name -> ``(pointer [count+1], values)``
+            (``syn_ids``, ``swc_types``, ``syn_locs``, ...).
     """
-    with h5py.File(path, "w", track_order=True) as f:
+    with h5py.File(path, "w") as f:
         _write_types(f, populations)
-        root = f.create_group("Populations", track_order=True)
+        root = f.create_group("Populations")
         for p in populations:
             xyz = np.asarray(coordinates[p.name], dtype=np.float32).reshape(p.count, 3)
-            gids = np.arange(p.start, p.start + p.count)
+            gids = np.arange(p.count)  # relative to the population's first gid
             pointer = np.arange(p.count + 1)
             ns = root.create_group(p.name).create_group(COORDINATES)
             for k, name in enumerate(COORDINATE_NAMES):
@@ -116,22 +125,26 @@ def write_connections(
     populations: Sequence[PopulationInfo],
     projections: Mapping[tuple[str, str], EdgeBlock],
 ) -> None:
-    """Write ``connections.h5``; ``projections`` is keyed by ``(post, pre)``."""
+    """Write ``connections.h5``; ``projections`` is keyed by ``(post, pre)``.
+
+    ``EdgeBlock.sources`` hold global gids; the file stores them relative to the pre
+    population, and one destination block over the whole post population.
+    """
     starts = {p.name: p.start for p in populations}
-    with h5py.File(path, "w", track_order=True) as f:
+    with h5py.File(path, "w") as f:
         _write_types(f, populations)
-        root = f.create_group("Projections", track_order=True)
+        root = f.create_group("Projections")
         for (post, pre), block in projections.items():
             g = root.require_group(post).create_group(pre)
             edges = g.create_group("Edges")
-            _ds(edges, "Destination Block Index", np.array([starts[post]], dtype=np.uint32))
+            _ds(edges, "Destination Block Index", np.array([0], dtype=np.uint32))
             n_post = len(block.indptr) - 1
             _ds(edges, "Destination Block Pointer", np.array([0, n_post + 1], dtype=np.uint64))
             _ds(edges, "Destination Pointer", np.asarray(block.indptr, dtype=np.uint64))
-            _ds(edges, "Source Index", np.asarray(block.sources, dtype=np.uint32))
-            attrs = g.create_group("Attributes")
+            sources = np.asarray(block.sources, dtype=np.int64) - starts[pre]
+            _ds(edges, "Source Index", sources.astype(np.uint32))
             for namespace, values in block.attributes.items():
-                ns = attrs.create_group(namespace)
+                ns = g.create_group(namespace)
                 for name, arr in values.items():
                     _ds(ns, name, np.asarray(arr))
 
@@ -194,15 +207,43 @@ def read_all(f: h5py.File, location: str) -> int:
     return total
 
 
-def read_population_table(f: h5py.File, location: str) -> list[tuple[str, int, int]]:
-    """The ``(name, start, count)`` rows of ``/H5Types/Populations`` in gid order."""
+def read_population_table(
+    f: h5py.File, location: str, id_names: Mapping[int, str] | None = None
+) -> list[tuple[str, int, int]]:
+    """The ``(name, start, count)`` rows of ``/H5Types/Populations`` in gid order.
+
+    A row's name is its enum label when the ``Population`` column is an enum; otherwise
+    ``id_names[population id]`` when given (2.0.0's ``population_definitions``); otherwise,
+    as 2.0.0 reads it, row ``i`` is the ``i``-th ``/Populations`` group in alphabetical order.
+    """
     table = f["H5Types/Populations"]
+    fields = table.dtype.names or ()
+    if not {"Start", "Count", "Population"} <= set(fields):
+        raise SystemFormatError(
+            f"{location}: /H5Types/Populations has columns {list(fields)}; expected Start, "
+            "Count, Population."
+        )
     mapping = h5py.check_enum_dtype(table.dtype["Population"])
-    if mapping is None:
-        raise SystemFormatError(f"{location}: /H5Types/Populations has no population enum.")
-    names = {v: k for k, v in mapping.items()}
-    rows = sorted(table[()].tolist(), key=lambda r: int(r[2]))
-    return [(names[int(pop)], int(start), int(count)) for start, count, pop in rows]
+    rows = [(int(r[0]), int(r[1]), int(r[2])) for r in table[("Start", "Count", "Population")]]
+    if mapping is not None:
+        labels = {v: k for k, v in mapping.items()}
+        names = [labels.get(pop) for _, _, pop in rows]
+    elif id_names:
+        names = [id_names.get(pop) for _, _, pop in rows]
+    elif "Populations" in f:
+        groups = sorted(f["Populations"])
+        names = groups if len(groups) == len(rows) else [None] * len(rows)
+    else:
+        names = [None] * len(rows)
+    if any(n is None for n in names):
+        raise SystemFormatError(
+            f"{location}: cannot name the rows of /H5Types/Populations (population ids "
+            f"{[pop for _, _, pop in rows]}); expected an enum column, population_definitions in "
+            "graph.json, or one /Populations group per row."
+        )
+    out = sorted(((str(n), start, count) for n, (start, count, _) in zip(names, rows, strict=True)),
+                 key=lambda r: (r[1], r[0]))  # fmt: skip
+    return out
 
 
 def read_cell_attribute(
@@ -226,9 +267,32 @@ def read_cell_attribute(
     return gids.astype(np.int64), pointer, values
 
 
-def read_coordinates(f: h5py.File, location: str, population: PopulationInfo) -> np.ndarray:
-    """``[count, 3]`` float32 coordinates of a population, ordered by gid."""
-    ns = f[f"Populations/{population.name}/{COORDINATES}"]
+def _check_layout(layout: int) -> None:
+    if layout not in (FORMAT_VERSION, LEGACY_FORMAT_VERSION):
+        raise ValueError(
+            f"layout must be {FORMAT_VERSION} or {LEGACY_FORMAT_VERSION}, got {layout!r}"
+        )
+
+
+def read_coordinates(
+    f: h5py.File,
+    location: str,
+    population: PopulationInfo,
+    layout: int = FORMAT_VERSION,
+    namespace: str | None = None,
+) -> np.ndarray:
+    """``[count, 3]`` float32 coordinates of a population, ordered by gid.
+
+    Args:
+        layout: :data:`FORMAT_VERSION` (cell indices relative to the population) or
+            :data:`LEGACY_FORMAT_VERSION` (global gids).
+        namespace: Coordinate group (default: ``Generated Coordinates``, legacy ``Coordinates``).
+    """
+    _check_layout(layout)
+    if namespace is None:
+        namespace = COORDINATES if layout == FORMAT_VERSION else LEGACY_COORDINATES
+    ns = f[f"Populations/{population.name}/{namespace}"]
+    first = population.start if layout == LEGACY_FORMAT_VERSION else 0
     columns = []
     for name in COORDINATE_NAMES:
         gids, pointer, values = read_cell_attribute(ns[name], location, f"{population.name}/{name}")
@@ -238,21 +302,69 @@ def read_coordinates(f: h5py.File, location: str, population: PopulationInfo) ->
                 f"{population.count}. The files do not belong together; regenerate the system."
             )
         order = np.argsort(gids, kind="stable")
-        if not np.array_equal(
-            gids[order], np.arange(population.start, population.start + population.count)
-        ):
+        if not np.array_equal(gids[order], np.arange(first, first + population.count)):
             raise SystemFormatError(
-                f"{location}: {population.name}/{name} has gids outside "
-                f"[{population.start}, {population.start + population.count})."
+                f"{location}: {population.name}/{name} has cell indices outside "
+                f"[{first}, {first + population.count})."
             )
         columns.append(values[order])
     return np.stack(columns, axis=1).astype(np.float32)
 
 
+def read_synapse_attributes(
+    f: h5py.File, location: str, population: PopulationInfo
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``{name: (cell index, pointer, values)}`` of ``/Populations/<pop>/Synapse Attributes``
+    (empty if the file has none), as stored."""
+    path = f"Populations/{population.name}/Synapse Attributes"
+    if path not in f:
+        return {}
+    return {
+        name: read_cell_attribute(g, location, f"{population.name}/Synapse Attributes/{name}")
+        for name, g in f[path].items()
+        if isinstance(g, h5py.Group)
+    }
+
+
+def edge_counts(f: h5py.File) -> dict[tuple[str, str], int]:
+    """``{(post, pre): number of edges}`` of every projection in an open connections file."""
+    out = {}
+    for post, g in f.get("Projections", {}).items():
+        for pre, h in g.items():
+            if "Edges/Source Index" in h:
+                out[(str(post), str(pre))] = int(h["Edges/Source Index"].shape[0])
+    return out
+
+
+def _edge_attributes(g: h5py.Group) -> dict[str, h5py.Group]:
+    """Per-edge attribute namespaces of a projection group: its child groups other than
+    ``Edges`` (2.0.0), or those under ``Attributes`` and ``Attributes/Edge`` (legacy, NeuroH5)."""
+    out = {
+        k: v for k, v in g.items() if k not in ("Edges", "Attributes") and isinstance(v, h5py.Group)
+    }
+    if "Attributes" in g:
+        attrs = g["Attributes"]
+        if "Edge" in attrs:
+            out.update(attrs["Edge"].items())
+        out.update((k, v) for k, v in attrs.items() if k != "Edge")
+    return out
+
+
 def read_edges(
-    f: h5py.File, location: str, post: PopulationInfo, pre: PopulationInfo
+    f: h5py.File,
+    location: str,
+    post: PopulationInfo,
+    pre: PopulationInfo,
+    layout: int = FORMAT_VERSION,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, dict[str, np.ndarray]]]:
-    """Edges of ``pre -> post`` as ``(post_gids [E], pre_gids [E], attributes)``."""
+    """Edges of ``pre -> post`` as ``(post_gids [E], pre_gids [E], attributes)`` (global gids).
+
+    Destination blocks follow NeuroH5: block ``b`` holds the destinations
+    ``Destination Block Index[b] + k`` for ``k < n_b``, whose pointers are
+    ``Destination Pointer[bp[b] + k]`` with ``n_b = bp[b+1] - bp[b]`` (one less for the last
+    block, whose range also covers the final sentinel).
+    """
+    _check_layout(layout)
     g = f[f"Projections/{post.name}/{pre.name}"]
     e = g["Edges"]
     block_index = e["Destination Block Index"][()].astype(np.int64)
@@ -260,31 +372,43 @@ def read_edges(
     dst_ptr = e["Destination Pointer"][()].astype(np.int64)
     sources = e["Source Index"][()].astype(np.int64)
     label = f"projection {pre.name}->{post.name}"
-    if len(block_ptr) != len(block_index) + 1 or (len(dst_ptr) and dst_ptr[-1] != len(sources)):
+    if layout == FORMAT_VERSION:
+        block_index = block_index + post.start
+        sources = sources + pre.start
+    nb = len(block_index)
+    if (
+        len(block_ptr) != nb + 1
+        or (nb and (block_ptr[0] != 0 or block_ptr[-1] != len(dst_ptr)))
+        or np.any(np.diff(block_ptr) < 0)
+        or (len(dst_ptr) and (dst_ptr[0] != 0 or dst_ptr[-1] != len(sources)))
+        or (not len(dst_ptr) and len(sources))
+    ):
         raise SystemFormatError(
             f"{location}: {label} has inconsistent edge pointers; the file is corrupt."
         )
+    if np.any(np.diff(dst_ptr) < 0):
+        raise SystemFormatError(f"{location}: {label} has a decreasing destination pointer.")
     post_gids = np.empty(len(sources), dtype=np.int64)
-    for b, first in enumerate(block_index):
-        ptr = dst_ptr[block_ptr[b] : block_ptr[b + 1]]
-        counts = np.diff(ptr)
-        if np.any(counts < 0):
-            raise SystemFormatError(f"{location}: {label} has a decreasing destination pointer.")
-        post_gids[ptr[0] : ptr[-1]] = np.repeat(first + np.arange(len(counts)), counts)
+    for b in range(nb):
+        lo = block_ptr[b]
+        n = block_ptr[b + 1] - lo - (1 if b == nb - 1 else 0)
+        counts = dst_ptr[lo + 1 : lo + n + 1] - dst_ptr[lo : lo + n]
+        post_gids[dst_ptr[lo] : dst_ptr[lo + n]] = np.repeat(block_index[b] + np.arange(n), counts)
     bad_post = (post_gids < post.start) | (post_gids >= post.start + post.count)
     bad_pre = (sources < pre.start) | (sources >= pre.start + pre.count)
     if np.any(bad_post) or np.any(bad_pre):
         raise SystemFormatError(f"{location}: {label} refers to gids outside its populations.")
     attributes: dict[str, dict[str, np.ndarray]] = {}
-    if "Attributes" in g:
-        for namespace, ns in g["Attributes"].items():
-            attributes[namespace] = {}
-            for name, ds in ns.items():
-                values = ds[()]
-                if len(values) != len(sources):
-                    raise SystemFormatError(
-                        f"{location}: {label} attribute {namespace}/{name} has {len(values)} "
-                        f"values for {len(sources)} edges."
-                    )
-                attributes[namespace][name] = values
+    for namespace, ns in _edge_attributes(g).items():
+        attributes[namespace] = {}
+        for name, ds in ns.items():
+            if not isinstance(ds, h5py.Dataset):
+                continue
+            values = ds[()]
+            if len(values) != len(sources):
+                raise SystemFormatError(
+                    f"{location}: {label} attribute {namespace}/{name} has {len(values)} "
+                    f"values for {len(sources)} edges."
+                )
+            attributes[namespace][name] = values
     return post_gids, sources, attributes

@@ -170,8 +170,10 @@ def _write_model_defaults(spec: dict[str, Any], directory: Path) -> None:
 
 def write_model_defaults(models: dict[str, Any], directory: Path) -> None:
     """Resolve a config's ``defaults:`` block (``{"RCSD": {...}}``) against the system in
-    ``directory`` and write ``params/<MODEL>.json`` (see :func:`resolve_defaults`)."""
+    ``directory`` and write ``params/<MODEL>.json`` (see :func:`resolve_defaults`), and the same
+    values as livn 2.0.0's ``params/default.json`` (read by its ``apply_default_params``)."""
     from livn.system.graph import read_graph
+    from livn.system.upstream import DEFAULT_PARAMS, params_to_upstream
 
     if not models:
         return
@@ -185,6 +187,8 @@ def write_model_defaults(models: dict[str, Any], directory: Path) -> None:
         resolved = resolve_defaults(graph, block)
         text = json.dumps(resolved, indent=2, sort_keys=False) + "\n"
         (directory / "params" / f"{model}.json").write_text(text, encoding="utf-8")
+        text = json.dumps(params_to_upstream(resolved), indent=2) + "\n"
+        (directory / "params" / f"{DEFAULT_PARAMS}.json").write_text(text, encoding="utf-8")
 
 
 def _definition_hash(name: str) -> str:

@@ -1,8 +1,10 @@
 """``System``: a neural architecture read from a system directory (SPEC §1).
 
-A system directory holds ``graph.json``, ``cells.h5``, ``connections.h5`` and optionally
-``mea.json``. :class:`System` reads it lazily: metadata at construction, coordinates and
-connectivity on first access.
+A system directory holds ``graph.json``, ``cells.h5``, ``connections.h5`` (or one ``graph.h5``)
+and optionally ``mea.json``, ``model.json``, ``params/*.json`` and ``selection/*.json``.
+:class:`System` reads it lazily: metadata at construction, coordinates and connectivity on
+first access. It reads the layout this livn writes, directories written by livn 2.0.0, and the
+layout of earlier livn versions (docs/system-format.md).
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ from livn import _fs
 from livn.errors import SystemFormatError
 from livn.system import neuroh5
 from livn.system.graph import (
-    CELLS_FILE,
-    CONNECTIONS_FILE,
     MEA_FILE,
     GraphInfo,
+    Layout,
     PopulationInfo,
     ProjectionInfo,
-    read_graph,
+    read_json,
+    read_system,
 )
 from livn.system.synapses import weight_name
 
@@ -94,8 +96,11 @@ class System:
                 f"{self.uri}: not a directory. Pass the path of a system directory (with "
                 "graph.json, cells.h5, connections.h5) or a predefined name to livn.system.make()."
             )
-        self.graph: GraphInfo = read_graph(self.uri)
-        for name in (CELLS_FILE, CONNECTIONS_FILE):
+        graph, layout = read_system(self.uri)
+        self.graph: GraphInfo = graph
+        #: How the directory stores its cells and connections (format, files, namespaces).
+        self.layout: Layout = layout
+        for name in dict.fromkeys((layout.cells_file, layout.connections_file)):
             if not _fs.exists(_fs.join(self.uri, name)):
                 raise SystemFormatError(
                     f"{_fs.join(self.uri, name)}: missing from the system directory. "
@@ -154,18 +159,62 @@ class System:
     @functools.cached_property
     def coordinates(self) -> dict[str, np.ndarray]:
         """Per population, ``[count, 3]`` float32 cell coordinates (x, y, z) in µm."""
-        location = _fs.join(self.uri, CELLS_FILE)
+        location = _fs.join(self.uri, self.layout.cells_file)
         with neuroh5.open_h5(location) as f:
-            table = neuroh5.read_population_table(f, location)
-            expected = [(p.name, p.start, p.count) for p in self.graph.populations]
-            if table != expected:
-                raise SystemFormatError(
-                    f"{location}: populations {table} do not match graph.json {expected}. "
-                    "The files do not belong together; regenerate the system."
-                )
+            self._check_table(f, location)
             return {
-                p.name: neuroh5.read_coordinates(f, location, p) for p in self.graph.populations
+                p.name: neuroh5.read_coordinates(
+                    f, location, p, self.layout.format_version, self.layout.coordinate_namespace
+                )
+                for p in self.graph.populations
             }
+
+    def _check_table(self, f, location: str) -> None:
+        table = neuroh5.read_population_table(f, location, self._population_definitions())
+        expected = [(p.name, p.start, p.count) for p in self.graph.populations if p.count]
+        table = [row for row in table if row[2]]
+        if table != expected:
+            raise SystemFormatError(
+                f"{location}: populations {table} do not match graph.json {expected}. "
+                "The files do not belong together; regenerate the system."
+            )
+
+    def _population_definitions(self) -> dict[int, str]:
+        conn = self.layout.upstream.get("connections") or {}
+        first = next(iter(conn.values()), {}) if isinstance(conn, dict) else {}
+        defs = (
+            (first.get("config") or {}).get("population_definitions")
+            if isinstance(first, dict)
+            else None
+        )
+        return {int(v): str(k) for k, v in defs.items()} if isinstance(defs, dict) else {}
+
+    def synapse_attributes(self, population: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{name: (pointer [count + 1], values)}`` of a population's synapse attributes
+        (``syn_ids``, ``swc_types``, ``syn_locs``, ``syn_type``; legacy ``syn_id``,
+        ``syn_section``), ordered by cell; empty if the file has none."""
+        info = self.population_info[population]
+        location = _fs.join(self.uri, self.layout.cells_file)
+        first = info.start if self.layout.format_version == 1 else 0
+        out = {}
+        with neuroh5.open_h5(location) as f:
+            for name, (cells, ptr, values) in neuroh5.read_synapse_attributes(
+                f, location, info
+            ).items():
+                lengths = np.zeros(info.count, dtype=np.int64)
+                rel = cells - first
+                if np.any((rel < 0) | (rel >= info.count)):
+                    raise SystemFormatError(
+                        f"{location}: {population}/Synapse Attributes/{name} has cell indices "
+                        f"outside the population."
+                    )
+                lengths[rel] = np.diff(ptr)
+                pointer = np.concatenate([[0], np.cumsum(lengths)])
+                order = np.argsort(rel, kind="stable")
+                parts = [values[ptr[i] : ptr[i + 1]] for i in order]
+                merged = np.concatenate(parts) if parts else values[:0]
+                out[name] = (pointer, merged)
+        return out
 
     @functools.cached_property
     def neuron_coordinates(self) -> np.ndarray:
@@ -190,13 +239,15 @@ class System:
     @functools.cached_property
     def projections(self) -> dict[str, Projection]:
         """Projections keyed ``"PRE->POST"``, in ``graph.json`` order."""
-        location = _fs.join(self.uri, CONNECTIONS_FILE)
+        location = _fs.join(self.uri, self.layout.connections_file)
         pops = self.population_info
         out: dict[str, Projection] = {}
         with neuroh5.open_h5(location) as f:
             for info in self.graph.projections:
                 post, pre = pops[info.post], pops[info.pre]
-                post_gids, pre_gids, attrs = neuroh5.read_edges(f, location, post, pre)
+                post_gids, pre_gids, attrs = neuroh5.read_edges(
+                    f, location, post, pre, self.layout.format_version
+                )
                 if len(pre_gids) != info.num_edges:
                     raise SystemFormatError(
                         f"{location}: projection {pre.name}->{post.name} has {len(pre_gids)} "
@@ -284,27 +335,110 @@ class System:
         Raises:
             SystemFormatError: Naming the file and the problem.
         """
-        for name in (CELLS_FILE, CONNECTIONS_FILE):
+        for name in dict.fromkeys((self.layout.cells_file, self.layout.connections_file)):
             location = _fs.join(self.uri, name)
             with neuroh5.open_h5(location) as f:
                 neuroh5.read_all(f, location)
         coords = self.neuron_coordinates
         if not np.all(np.isfinite(coords)):
             raise SystemFormatError(
-                f"{_fs.join(self.uri, CELLS_FILE)}: cell coordinates contain NaN or infinite "
+                f"{_fs.join(self.uri, self.layout.cells_file)}: cell coordinates contain NaN or infinite "
                 "values; regenerate the system."
             )
         for key, p in self.projections.items():
             if len(p.pre_gids) and not np.all(np.isfinite(p.distances)):
                 raise SystemFormatError(
-                    f"{_fs.join(self.uri, CONNECTIONS_FILE)}: projection {key} has non-finite "
+                    f"{_fs.join(self.uri, self.layout.connections_file)}: projection {key} has non-finite "
                     "synapse distances; regenerate the system."
                 )
         if self.has_mea:
             from livn.io.mea import MEA
 
             MEA.from_directory(self.uri)
+        _ = self.model_config, self.selections, self.model_params()
         return self
+
+    # ------------------------------------------------------------------ optional files
+    def _optional_json(self, name: str) -> dict[str, Any] | None:
+        location = _fs.join(self.uri, name)
+        return read_json(location) if _fs.exists(location) else None
+
+    @functools.cached_property
+    def model_config(self) -> dict[str, Any] | None:
+        """``model.json`` of a 2.0.0 directory (``{"cls": ..., "kwargs": {...}}``), or None.
+
+        Recorded for reference; an :class:`~livn.env.Env` chooses its model by argument.
+        """
+        data = self._optional_json("model.json")
+        if data is not None and not isinstance(data.get("cls"), str):
+            raise SystemFormatError(
+                f"{_fs.join(self.uri, 'model.json')}: expected {{'cls': 'module.Class', "
+                f"'kwargs': {{...}}}}, got keys {sorted(data)}."
+            )
+        return data
+
+    def _list_json(self, folder: str) -> list[str]:
+        location = _fs.join(self.uri, folder)
+        if not _fs.isdir(location):
+            return []
+        if _fs.is_url(location):
+            fs, path = _fs.url_fs(location)
+            names = [str(p).rsplit("/", 1)[-1] for p in fs.ls(path, detail=False)]
+        else:
+            names = os.listdir(location)
+        return sorted(
+            n[: -len(".json")] for n in names if n.endswith(".json") and not n.startswith(".")
+        )
+
+    @functools.cached_property
+    def selections(self) -> dict[str, np.ndarray]:
+        """``{name: sorted global gids}`` of ``selection/<name>.json`` (2.0.0's cell subsets,
+        ``{"gids": {pop: [gid, ...]}, "meta": {"graph": <architecture uuid>}}``)."""
+        out = {}
+        for name in self._list_json("selection"):
+            location = _fs.join(self.uri, f"selection/{name}.json")
+            data = read_json(location)
+            gids = data.get("gids")
+            ranges = self.population_ranges
+            if not isinstance(gids, dict) or not set(gids) <= set(ranges):
+                raise SystemFormatError(
+                    f"{location}: expected {{'gids': {{population: [gid, ...]}}}} with populations "
+                    f"among {', '.join(ranges)}; got "
+                    f"{sorted(gids) if isinstance(gids, dict) else gids!r}."
+                )
+            parts = []
+            for pop, values in gids.items():
+                arr = np.asarray(values, dtype=np.int64).reshape(-1)
+                start, count = ranges[pop]
+                bad = arr[(arr < start) | (arr >= start + count)]
+                if len(bad):
+                    raise SystemFormatError(
+                        f"{location}: gids {bad[:5].tolist()} are not in population {pop} "
+                        f"[{start}, {start + count})."
+                    )
+                parts.append(arr)
+            out[name] = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        return out
+
+    def model_params(self, model: str = "RCSD") -> dict[str, dict[str, float]] | None:
+        """Tuned default ``{"weights": {...}, "noise": {...}}`` stored with the system.
+
+        From ``params/<model>.json`` (this livn), else from 2.0.0's ``params/default.json``
+        (its ``ReducedCalciumSomaDendrite`` entry, keys translated: ``dend`` → ``dendrite``,
+        ``noise-`` prefix dropped); None if the system has neither.
+        """
+        ours = self._optional_json(f"params/{model}.json")
+        if ours is not None:
+            return ours
+        if model != "RCSD":
+            return None
+        from livn.system import upstream
+
+        theirs = self._optional_json(f"params/{upstream.DEFAULT_PARAMS}.json")
+        if theirs is None or upstream.MODEL_CLASS not in theirs:
+            return None
+        location = _fs.join(self.uri, f"params/{upstream.DEFAULT_PARAMS}.json")
+        return upstream.params_from_upstream(theirs, location)
 
     # ------------------------------------------------------------------ summary
     def summary(self) -> str:

@@ -26,7 +26,8 @@ from livn.system.graph import (
 from livn.system.synapses import check_transmitter, projection_synapse
 from livn.system.writing import publish_system
 
-SECTION_CODES = {"soma": 0, "dendrite": 1}
+#: SWC type of a synapse's section (``swc_types``: 1 soma, 2 axon, 4 dendrite).
+SWC_CODES = {"soma": 1, "axon": 2, "dendrite": 4}
 TYPE_CODES = {"excitatory": 0, "inhibitory": 1}
 
 
@@ -139,7 +140,9 @@ def build_culture(config: CultureConfig, directory: str | os.PathLike, name: str
 def assign_synapse_ids(populations, incoming, blocks):
     """Number each post cell's synapses 0..n-1 across its projections; fill per-edge syn_id.
 
-    Returns the per-population synapse attributes for ``cells.h5``.
+    Returns the per-population synapse attributes for ``cells.h5``: ``syn_ids``, ``swc_types``
+    (the section), ``syn_locs`` (0.5, the middle of the section) and ``syn_type`` (0
+    excitatory, 1 inhibitory).
     """
     out = {}
     pre_of = {}
@@ -158,16 +161,17 @@ def assign_synapse_ids(populations, incoming, blocks):
         pointer = np.concatenate([[0], np.cumsum(base)])
         total = int(pointer[-1])
         syn_type = np.zeros(total, dtype=np.uint8)
-        syn_section = np.zeros(total, dtype=np.uint8)
+        swc_types = np.ones(total, dtype=np.uint8)
         for post_idx, syn_id, syn in placed:
             pos = pointer[post_idx] + syn_id
             syn_type[pos] = TYPE_CODES[syn["type"]]
-            syn_section[pos] = SECTION_CODES.get(syn["section"], 0)
+            swc_types[pos] = SWC_CODES.get(syn["section"], 1)
         syn_ids = np.arange(total, dtype=np.int64) - np.repeat(pointer[:-1], base)
         out[p.name] = {
-            "syn_id": (pointer, syn_ids.astype(np.uint32)),
+            "syn_ids": (pointer, syn_ids.astype(np.uint32)),
+            "swc_types": (pointer, swc_types),
+            "syn_locs": (pointer, np.full(total, 0.5, dtype=np.float32)),
             "syn_type": (pointer, syn_type),
-            "syn_section": (pointer, syn_section),
         }
     return out
 
