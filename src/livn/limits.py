@@ -27,6 +27,10 @@ Bounds (see docs/limits.md):
                        time at dt = 0.025 ms); hard, not overridable.
 Disk                   A job's estimated output must fit in the free space of its output
                        directory's file system.
+``batch_size``         Trials the ``batched`` executor runs at once: their recordings must fit
+                       ``LIVN_MAX_MEMORY`` together (on a GPU, their state must also fit the
+                       GPU's free memory); a refusal names the estimate, the memory available
+                       and the largest batch that fits. ``allow_large`` does not skip it.
 =====================  =====================================================================
 
 Jobs (``sample``, ``batch``) take ``allow_large`` (``allow_large=true`` on the CLI,
@@ -53,6 +57,8 @@ __all__ = [
     "MAX_STEPS",
     "MAX_UNITS",
     "MEMORY_VAR",
+    "batch_size",
+    "check_batch",
     "check_disk",
     "check_memory",
     "check_units",
@@ -126,7 +132,11 @@ def number(
     if minimum == 0 and maximum is None:
         what = f"a {'positive' if exclusive_minimum else 'non-negative'} number{of} (finite)"
     else:
-        low = "" if minimum is None else (f"> {minimum:g}" if exclusive_minimum else f">= {minimum:g}")
+        low = (
+            ""
+            if minimum is None
+            else (f"> {minimum:g}" if exclusive_minimum else f">= {minimum:g}")
+        )
         high = "" if maximum is None else f"<= {maximum:g}"
         rng = " and ".join(x for x in (low, high) if x)
         what = f"a finite number{of}{' ' + rng if rng else ''}"
@@ -350,6 +360,57 @@ def run_bytes(n_cells: int, n_steps: int, dt: float, record_dt: float, record_v:
         int(record_v) + int(record_im)
     )
     return int(2 * batch * per)
+
+
+def batch_size(value: Any, name: str = "batch_size") -> int | str:
+    """A batch size of the ``batched`` executor: an integer >= 1, or ``"auto"``.
+
+    Raises:
+        ConfigError: Naming ``name``, the value and the valid choices.
+    """
+    if isinstance(value, str):
+        if value == "auto":
+            return value
+        hint = " (lower case)" if value.strip().lower() == "auto" else ""
+        raise ConfigError(
+            f"{name} must be an integer >= 1 or 'auto'{hint}; got {value!r}. Give the trials "
+            f"to run at once, e.g. {name}=8, or {name}=auto to pick by memory and device."
+        )
+    try:
+        return integer(value, name, 1)
+    except ConfigError as e:
+        raise ConfigError(f"{e} Or give {name}=auto to pick by memory and device.") from None
+
+
+def check_batch(batch: int, per_trial: float, what: str, available: float, where: str,
+                fix: str) -> None:  # fmt: skip
+    """Refuse a batch of ``batch`` trials of ``per_trial`` bytes each above ``available``.
+
+    Args:
+        batch: Trials run at once.
+        per_trial: Estimated bytes of one trial.
+        what: One trial (``"5000 ms samples of 100 cells recording spikes+voltage"``).
+        available: Bytes available (``memory_budget()``, or a GPU's free memory).
+        where: Which memory, and where its size comes from.
+        fix: How else to make one trial smaller.
+
+    Raises:
+        SizeLimitError: Naming the estimate, the memory available and the largest batch that
+            fits (with the fix).
+    """
+    need = batch * per_trial
+    if need <= available:
+        return
+    fits = int(available // per_trial) if per_trial > 0 else batch
+    if fits >= 1:
+        advice = f"The largest batch that fits is {fits:,}: pass batch_size={fits} or lower"
+    else:
+        advice = f"Not even one trial fits: {fix}"
+    raise SizeLimitError(
+        f"batch_size={batch:,}: {batch:,} {what} need about {human_bytes(need)} of {where} at "
+        f"once (~{human_bytes(per_trial)} each), but {human_bytes(available)} is available. "
+        f"{advice}, or batch_size=auto to pick by memory."
+    )
 
 
 def check_memory(estimate: float, what: str, fix: str, allow_large: bool | None = None,

@@ -9,14 +9,16 @@ import sys
 def cmd_batch(args: argparse.Namespace) -> int:
     """Handler of ``livn batch``."""
     from livn.cli.sample import Progress
-    from livn.workflows.executors import resolve_executor
+    from livn.workflows.executors import BATCHED_EXECUTORS, resolve_executor
     from livn.workflows.sweeps import Batch
 
     batch = Batch.from_yaml(args.config, device=args.device, output=args.output,
                             allow_large=True if args.allow_large else None)  # fmt: skip
-    kind = resolve_executor(args.executor)
+    kind = resolve_executor(args.executor, BATCHED_EXECUTORS)
+    size = _batch_size_arg(args.batch_size)
     if args.dry_run:
-        batch.dry_run(processes=args.processes, resume=args.resume, executor=kind)
+        batch.dry_run(processes=args.processes, resume=args.resume, executor=kind,
+                      batch_size=size)  # fmt: skip
         return 0
     controller = True
     if kind == "mpi":
@@ -54,7 +56,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         report = batch.run(resume=args.resume, executor=kind, processes=args.processes,
                            progress=finished if progress else None,
-                           start=started if progress else None)  # fmt: skip
+                           start=started if progress else None, batch_size=size)  # fmt: skip
     finally:
         if progress:
             progress.close()
@@ -74,6 +76,17 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch_size_arg(text: str) -> int | str:
+    """``--batch-size 8`` or ``auto`` (checked by :func:`livn.limits.batch_size`)."""
+    from livn import limits
+
+    try:
+        value: int | str = int(text)
+    except ValueError:
+        value = text
+    return limits.batch_size(value, "--batch-size")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``livn batch``."""
     p = sub.add_parser(
@@ -90,7 +103,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", metavar="DIR", help="override batch.output_dir")
     p.add_argument("--allow-large", action="store_true",
                    help="skip the size bounds (stimuli, memory, disk; docs/limits.md)")  # fmt: skip
-    p.add_argument("--executor", default="auto", choices=("auto", "local", "serial", "mpi"),
-                   help="where stimuli run (default auto: MPI under mpiexec, else local)")  # fmt: skip
+    p.add_argument("--executor", default="auto",
+                   choices=("auto", "local", "serial", "mpi", "batched"),
+                   help="where stimuli run (default auto: MPI under mpiexec, else local; "
+                   "batched: this process, --batch-size stimuli per vectorised run)")  # fmt: skip
     p.add_argument("--processes", type=int, help="local worker processes (default all cores)")
+    p.add_argument("--batch-size", default="auto", metavar="N|auto",
+                   help="stimuli per run of the batched executor (default auto: by memory and "
+                   "device)")  # fmt: skip
     p.set_defaults(func=cmd_batch)

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from livn.errors import ConfigError
+from livn.workflows.executors import BATCHED_EXECUTORS
 
 #: Execution modules of the seed (``livn systems <module> sample ...``).
 MPI_MODULES = ("mpi", "interface.remotes.mpi")
@@ -59,7 +60,17 @@ def _job(args: argparse.Namespace):
         config["executor"] = args.executor
     if args.processes is not None:
         config["processes"] = args.processes
+    if args.batch_size is not None:
+        config["batch_size"] = _batch_size_arg(args.batch_size)
     return Sample(config), resources or {}
+
+
+def _batch_size_arg(text: str) -> int | str:
+    """``--batch-size 8`` or ``--batch-size auto`` (validated by the job's configuration)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -166,9 +177,13 @@ def add_parsers(ssub: argparse._SubParsersAction) -> None:
         p.add_argument("--merge", action="store_true", help="merge the samples into a dataset")
         p.add_argument("--include-voltage", action="store_true", help="keep voltage traces")
         p.add_argument("--publish", metavar="REPO_ID", help="upload the merged dataset")
-        p.add_argument("--executor", choices=("auto", "local", "serial", "mpi"),
-                       help="where samples run (default auto: MPI under mpiexec, else local)")  # fmt: skip
+        p.add_argument("--executor", choices=BATCHED_EXECUTORS,
+                       help="where samples run (default auto: MPI under mpiexec, else local; "
+                       "batched: this process, batch_size samples per vectorised run)")  # fmt: skip
         p.add_argument("--processes", type=int, help="local worker processes (default all cores)")
+        p.add_argument("--batch-size", metavar="N|auto",
+                       help="samples per run of the batched executor (default auto: by memory "
+                       "and device)")  # fmt: skip
         p.add_argument("--no-submit", action="store_true",
                        help="slurm: write the sbatch script without submitting it")  # fmt: skip
         p.set_defaults(func=cmd_sample)
@@ -178,7 +193,8 @@ def add_parsers(ssub: argparse._SubParsersAction) -> None:
         help="simulate many samples of a system (then --merge into a dataset)",
         description="Sample a system. Keys: system, model, duration (ms), samples, noise, seed, "
         "encoding, encoding_kwargs, decoding, decoding_kwargs, record, output_directory, "
-        "nprocs_per_worker, executor, processes, task_index, task_count, allow_large. "
+        "nprocs_per_worker, executor, processes, batch_size, task_index, task_count, "
+        "allow_large. "
         "See docs/limits.md for the bounds.",
     )
     options(p)

@@ -24,6 +24,14 @@ finish them never changes their outputs.
   ranks sleep between polls (:func:`livn.mpi.recv`); a rank that fails outside a unit ends
   the job (see :func:`livn.mpi.fail`).
 
+* ``batched``: in this process, ``batch_size`` units at a time through one vectorised run
+  (:meth:`livn.env.Env.run_batch`; on a GPU the trials of a batch run in parallel). Only jobs
+  that provide a batch worker (:class:`BatchWorker`: sampling, sweeps) offer it. Units whose
+  runs cannot share a program (another stimulus shape or step) go to separate batches; each
+  unit is still written on its own, atomically, with the same content as the other executors
+  write, so a job resumes whichever executor ran it. Outputs are written by a background thread
+  while the next batch runs.
+
 ``auto`` picks ``mpi`` when the process was started by ``mpiexec`` with more than one rank,
 else ``local``.
 """
@@ -40,18 +48,21 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from livn import mpi
 from livn.errors import ConfigError, did_you_mean
 
-__all__ = ["EXECUTORS", "Report", "Terminated", "Unit", "find_mpiexec", "mpi_world_size",
-           "resolve_executor", "run_units", "sigterm_raises"]  # fmt: skip
+__all__ = ["BATCHED_EXECUTORS", "EXECUTORS", "BatchWorker", "Report", "Terminated", "Unit",
+           "find_mpiexec", "mpi_world_size", "resolve_executor", "run_units",
+           "sigterm_raises"]  # fmt: skip
 
-#: Executor names accepted by :func:`run_units`.
+#: Executor names accepted by :func:`run_units` for every job.
 EXECUTORS: tuple[str, ...] = ("auto", "local", "serial", "mpi")
+#: Executor names of the jobs that have a batch worker (sampling, sweeps).
+BATCHED_EXECUTORS: tuple[str, ...] = (*EXECUTORS, "batched")
 
 #: ``(index, uid, payload)``.
 Unit = tuple[int, str, dict]
@@ -136,14 +147,21 @@ def find_mpiexec() -> str | None:
     return shutil.which("mpiexec")
 
 
-def resolve_executor(name: str) -> str:
-    """Validate an executor name and resolve ``auto``."""
-    if name not in EXECUTORS:
+def resolve_executor(name: str, choices: Sequence[str] = EXECUTORS) -> str:
+    """Validate an executor name against ``choices`` and resolve ``auto``."""
+    if not isinstance(name, str) or name not in choices:
         raise ConfigError(
-            f"unknown executor {name!r}. Valid: {', '.join(EXECUTORS)}.{did_you_mean(name, EXECUTORS)}"
+            f"unknown executor {name!r}. Valid: {', '.join(choices)}."
+            f"{did_you_mean(str(name), choices)}"
         )
     if name == "auto":
         return "mpi" if mpi_world_size() > 1 else "local"
+    if name == "batched" and mpi_world_size() > 1:
+        raise ConfigError(
+            f"executor 'batched' runs in one process, but this one was started by mpiexec with "
+            f"{mpi_world_size()} ranks (each would run the whole job). Use executor=mpi under "
+            "mpiexec, or start without mpiexec."
+        )
     return name
 
 
@@ -169,6 +187,8 @@ def run_units(
     nprocs_per_worker: int = 1,
     progress: Progress | None = None,
     start: Callable[[str], None] | None = None,
+    batch_worker: str | None = None,
+    batch_size: int | str = "auto",
 ) -> Report:
     """Run every unit with ``worker`` on the chosen executor (see the module docstring).
 
@@ -176,22 +196,31 @@ def run_units(
         units: The units to run (each uid unique).
         worker: ``"package.module:function"``, called as ``function(context, unit)``.
         context: JSON-serialisable dict given to every call.
-        executor: ``auto``, ``local``, ``serial`` or ``mpi``.
+        executor: ``auto``, ``local``, ``serial``, ``mpi``, or ``batched`` (with
+            ``batch_worker``).
         processes: Worker processes for ``local`` (default: the number of cores available).
         nprocs_per_worker: MPI ranks per worker (``mpi`` only).
         progress: Called on the controller as each unit finishes.
         start: Called on the controller when a unit is handed to a worker.
+        batch_worker: ``"package.module:name"`` of a :class:`BatchWorker` (``batched`` only).
+        batch_size: Units per batch (``batched`` only): an integer >= 1, or ``"auto"`` (the
+            batch worker picks by memory and device).
 
     Returns:
         The :class:`Report`.
     """
-    kind = resolve_executor(executor)
+    kind = resolve_executor(executor, BATCHED_EXECUTORS if batch_worker else EXECUTORS)
     uids = [u[1] for u in units]
     if len(set(uids)) != len(uids):
         raise ConfigError("unit ids must be unique.")
     context = json.loads(json.dumps(context))  # JSON-serialisable, and identical for every kind
     if kind == "serial":
         return _run_serial(units, worker, context, progress, start)
+    if kind == "batched":
+        from livn import limits
+
+        size = limits.batch_size(batch_size)
+        return _run_batched(units, _load(str(batch_worker)), context, size, progress, start)
     if kind == "local":
         n = processes if processes is not None else len(os.sched_getaffinity(0))
         if int(n) < 1:
@@ -216,6 +245,104 @@ def _run_serial(units, worker, context, progress, start) -> Report:
             status = "failed"
         if progress:
             progress(i + 1, len(units), uid, status)
+    return report
+
+
+# ---------------------------------------------------------------------------- batched
+class BatchWorker(Protocol):
+    """What the ``batched`` executor needs of a job (``"package.module:name"`` names one).
+
+    The three calls run in the executor's process; ``finish`` callables run on its writer
+    thread while the next batch runs.
+    """
+
+    def batch_size(self, context: dict, requested: int | str, pending: int) -> int:
+        """The units per batch for ``requested`` (an int >= 1 or ``"auto"``) and ``pending``
+        units; raises :class:`~livn.errors.SizeLimitError` when ``requested`` does not fit
+        in memory (naming the estimate, the memory available and the largest batch that
+        fits)."""
+        ...
+
+    def prepare(self, context: dict, unit: Unit) -> tuple[Hashable, Any]:
+        """``(signature, prepared)`` of one unit: units of equal signature can share a batch."""
+        ...
+
+    def run(self, context: dict, batch: list[Any], size: int) -> list[Callable[[], None]]:
+        """Run prepared units together; one ``finish()`` per unit that decodes and writes its
+        output (atomically) and raises on failure. ``size`` is the job's batch size: a worker
+        may pad a smaller (last) batch to it, to reuse the program compiled for it."""
+        ...
+
+
+def _run_batched(units, worker: BatchWorker, context, batch_size, progress, start) -> Report:
+    """Units grouped by signature, ``batch_size`` at a time, in order of their first unit; a
+    group runs once it is full, the partial ones at the end."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    report = Report()
+    total = len(units)
+    done = 0
+    if not total:
+        return report
+    size = int(worker.batch_size(context, batch_size, total))
+    groups: dict[Hashable, list[tuple[str, Any]]] = {}
+    writing: list[tuple[str, Any]] = []  # (uid, future) of the previous batch's outputs
+
+    def finished(uid: str, error: BaseException | None) -> None:
+        nonlocal done
+        if error is None:
+            report.completed.append(uid)
+        else:
+            report.failed[uid] = _error_text(error)
+        done += 1
+        if progress:
+            progress(done, total, uid, "ok" if error is None else "failed")
+
+    def collect() -> None:
+        while writing:
+            uid, future = writing.pop(0)
+            finished(uid, future.exception())
+
+    def run(key: Hashable) -> None:
+        batch = groups.pop(key)
+        for uid, _ in batch:
+            if start:
+                start(uid)
+        try:
+            finishers = worker.run(context, [p for _, p in batch], size)
+            if len(finishers) != len(batch):
+                raise RuntimeError(f"the batch worker returned {len(finishers)} results for "
+                                   f"{len(batch)} units")  # fmt: skip
+        except Exception as e:  # the whole batch failed (e.g. out of memory)
+            collect()
+            for uid, _ in batch:
+                finished(uid, e)
+            return
+        collect()  # at most one batch of outputs waits for the writer
+        writing.extend(
+            (uid, pool.submit(fn)) for (uid, _), fn in zip(batch, finishers, strict=True)
+        )
+
+    with ThreadPoolExecutor(1, thread_name_prefix="livn-writer") as pool:
+        try:
+            for unit in units:
+                try:
+                    key, prepared = worker.prepare(context, unit)
+                except Exception as e:
+                    if start:
+                        start(unit[1])
+                    finished(unit[1], e)
+                    continue
+                group = groups.setdefault(key, [])
+                group.append((unit[1], prepared))
+                if len(group) >= size:
+                    run(key)
+            for key in list(groups):
+                run(key)
+            collect()
+        finally:  # an interruption: outputs being written are finished, none is started
+            for _, future in writing:
+                future.cancel()
     return report
 
 

@@ -17,7 +17,9 @@ its features are drawn from ``numpy.random.default_rng(seed + i)`` (the encoding
 per channel; none for spontaneous activity). A sample therefore depends only on the job's
 configuration and its index — never on which process, rank or launch ran it — and is written
 atomically to ``<output_directory>/samples/sample_<i:06d>.npz`` (see
-:mod:`livn.workflows.shards`). ``config.json`` beside it holds the resolved configuration; a
+:mod:`livn.workflows.shards`) — by any executor, ``batched`` included (``batch_size`` samples
+per vectorised run, :mod:`livn.workflows.batching`; each trial equals the single run of its
+seed). ``config.json`` beside it holds the resolved configuration; a
 re-launch skips the samples already written, and a launch with more ``samples`` extends the
 job. A directory holding a different job is refused.
 """
@@ -35,7 +37,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -44,10 +46,11 @@ from livn import _fs, limits, mpi
 from livn._config import Count, Flag, Real, validate
 from livn.errors import ConfigError, did_you_mean
 from livn.workflows import shards
-from livn.workflows.executors import Report, resolve_executor, run_units
+from livn.workflows.executors import BATCHED_EXECUTORS, Report, resolve_executor, run_units
 from livn.workflows.outputs import check_output_directory
 
-__all__ = ["Sample", "SampleConfig", "resolve_class", "resolve_system", "run_sample"]
+__all__ = ["BATCHED", "Sample", "SampleBatches", "SampleConfig", "resolve_class", "resolve_system",
+           "run_sample"]  # fmt: skip
 
 #: Seed spellings of the default encoding/decoding, and livn's short names.
 ALIASES: dict[str, str] = {
@@ -72,7 +75,7 @@ MODELS: dict[str, str] = {
 
 #: Configuration keys that do not change what a sample contains.
 RUNTIME_KEYS = ("samples", "output_directory", "nprocs_per_worker", "executor", "processes",
-                "task_index", "task_count", "allow_large")  # fmt: skip
+                "task_index", "task_count", "allow_large", "batch_size")  # fmt: skip
 #: Most MPI ranks per worker group.
 MAX_RANKS_PER_WORKER = 4096
 
@@ -106,8 +109,12 @@ class SampleConfig(BaseModel):
         output_directory: Where ``config.json`` and ``samples/`` are written.
         nprocs_per_worker: MPI ranks per simulation worker.
         executor: ``auto`` (MPI under ``mpiexec``, else local processes), ``local``,
-            ``serial`` or ``mpi``.
+            ``serial``, ``mpi`` or ``batched`` (this process, ``batch_size`` samples per
+            vectorised run: for a GPU).
         processes: Local worker processes (default: all cores; at most 4 per core).
+        batch_size: Samples per run of the ``batched`` executor: an integer >= 1, or ``auto``
+            (by memory and device, :mod:`livn.workflows.batching`); refused when the batch
+            would not fit the memory.
         task_index, task_count: Run only the samples ``i`` with ``i % task_count ==
             task_index`` (one task of a Slurm job array); ``task_index < task_count``.
         allow_large: Skip the overridable size bounds (samples per job, memory per sample,
@@ -131,6 +138,7 @@ class SampleConfig(BaseModel):
     nprocs_per_worker: Count = Field(1, ge=1, le=MAX_RANKS_PER_WORKER)
     executor: str = "auto"
     processes: Count | None = Field(None, ge=1)
+    batch_size: int | str = "auto"
     task_index: Count = Field(0, ge=0)
     task_count: Count = Field(1, ge=1)
     allow_large: Flag = False
@@ -169,13 +177,20 @@ class SampleConfig(BaseModel):
     @field_validator("executor")
     @classmethod
     def _executor(cls, value: str) -> str:
-        from livn.workflows.executors import EXECUTORS
-
-        if value not in EXECUTORS:
+        if value not in BATCHED_EXECUTORS:
             raise ValueError(
-                f"valid executors: {', '.join(EXECUTORS)}{did_you_mean(value, EXECUTORS)}"
+                f"valid executors: {', '.join(BATCHED_EXECUTORS)}"
+                f"{did_you_mean(value, BATCHED_EXECUTORS)}"
             )
         return value
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _batch_size(cls, value: Any) -> int | str:
+        try:
+            return limits.batch_size(value)
+        except ConfigError as e:
+            raise ValueError(str(e).removeprefix("batch_size ")) from None
 
     @field_validator("processes")
     @classmethod
@@ -335,15 +350,22 @@ class Sample:
                 "decoding_kwargs must not set duration; it is the job's duration "
                 f"({c.duration} ms)."
             )
-        made = {"encoding": (_construct(enc_cls, "encoding", c.encoding_kwargs), c.encoding,
-                             "env, duration, inputs"),
-                "decoding": (_construct(dec_cls, "decoding", c.decoding_kwargs,
-                                        duration=c.duration), c.decoding, "env, it, t, iv, v")}
+        made = {
+            "encoding": (
+                _construct(enc_cls, "encoding", c.encoding_kwargs),
+                c.encoding,
+                "env, duration, inputs",
+            ),
+            "decoding": (
+                _construct(dec_cls, "decoding", c.decoding_kwargs, duration=c.duration),
+                c.decoding,
+                "env, it, t, iv, v",
+            ),
+        }
         for kind, (obj, name, args) in made.items():
             if not callable(obj):  # e.g. encoding=builtins.dict: every sample would fail
                 raise ConfigError(
-                    f"{kind} {name!r} is not an {kind}: its instances must be callable as "
-                    f"({args})."
+                    f"{kind} {name!r} is not an {kind}: its instances must be callable as ({args})."
                 )
         missing = [r for r in getattr(made["decoding"][0], "needs", ()) if r not in record]
         if missing:  # e.g. MeanFiringRate with record=["voltage"]: every sample would fail
@@ -377,7 +399,8 @@ class Sample:
         """Indices of the samples already written."""
         return shards.shard_indices(self.samples_directory)
 
-    def plan(self, processes: int | None = None) -> dict[str, Any]:
+    def plan(self, processes: int | None = None, executor: str | None = None,
+             batch_size: int | str | None = None) -> dict[str, Any]:  # fmt: skip
         """Validate the whole job and say what a launch would do; writes nothing.
 
         Checks, in order: the configuration and the classes it names (encoding and decoding
@@ -385,13 +408,18 @@ class Sample:
         :meth:`livn.system.System.check`) and its MEA, the model's integration step against
         ``duration``, the output directory (and a job already there: it must be this job), the
         number of samples, the memory of one sample and the disk for the job (the bounds of
-        :mod:`livn.limits`; ``allow_large`` skips the overridable ones).
+        :mod:`livn.limits`; ``allow_large`` skips the overridable ones), and for the
+        ``batched`` executor the memory of a batch (an integer ``batch_size``; ``auto`` and
+        the GPU's memory are resolved at launch, :mod:`livn.workflows.batching`).
+
+        Args:
+            processes, executor, batch_size: Launch overrides of the configuration's.
 
         Returns:
             ``{"resolved": <config.json content>, "todo": indices to run (a lazy
             :class:`~livn.workflows.shards.Pending`, equal to their list), "samples",
             "done", "num_cells", "model", "bytes_per_sample", "memory_per_sample",
-            "estimated_bytes", "estimated_seconds", "workers"}``.
+            "estimated_bytes", "estimated_seconds", "workers", "executor", "batch_size"}``.
 
         Raises:
             ConfigError: (or :class:`~livn.errors.SizeLimitError`,
@@ -453,15 +481,27 @@ class Sample:
         limits.check_disk(disk, out, f"{what}, {len(todo):,} to run,",
                           "Lower samples or duration, record less", c.allow_large)  # fmt: skip
         processes = limits.processes(processes, "processes (launch override)")
-        workers = estimates.workers(resolve_executor(c.executor), len(todo),
-                                    processes or c.processes, c.nprocs_per_worker)  # fmt: skip
+        kind = resolve_executor(executor or c.executor, BATCHED_EXECUTORS)
+        size = limits.batch_size(c.batch_size if batch_size is None else batch_size)
+        if kind == "batched":
+            if size != "auto" and len(todo):
+                size = min(size, len(todo))
+                limits.check_batch(size, memory, f"{c.duration:g} ms samples of {n_cells:,} "
+                                   f"cells recording {'+'.join(rec)}", limits.memory_budget(),
+                                   f"host memory ({limits.MEMORY_VAR}; default half of this "
+                                   "machine's memory)", "shorten duration or record less")  # fmt: skip
+            workers = 1
+        else:
+            workers = estimates.workers(kind, len(todo), processes or c.processes,
+                                        c.nprocs_per_worker)  # fmt: skip
         seconds = (estimates.STARTUP_S if todo else 0.0) + len(todo) * estimates.run_seconds(
             getattr(model, "name", None), n_cells, c.duration
         ) / workers
         return {"resolved": resolved, "todo": todo, "samples": target, "done": len(done),
                 "num_cells": n_cells, "model": getattr(model, "name", model_cls.__name__),
                 "bytes_per_sample": per_sample, "memory_per_sample": memory,
-                "estimated_bytes": disk, "estimated_seconds": seconds, "workers": workers}  # fmt: skip
+                "estimated_bytes": disk, "estimated_seconds": seconds, "workers": workers,
+                "executor": kind, "batch_size": size}  # fmt: skip
 
     def dry_run(self, stream: Any = None, processes: int | None = None) -> dict[str, Any]:
         """Print what :meth:`launch` would do, with time and disk estimates; write nothing.
@@ -499,12 +539,23 @@ class Sample:
             f"Memory per sample: ~{limits.human_bytes(plan['memory_per_sample'])} (limit "
             f"{limits.human_bytes(limits.memory_budget())}, {limits.MEMORY_VAR})"
         )
+        if plan["executor"] == "batched":
+            size = plan["batch_size"]
+            p(
+                f"Batched: {size} samples per run"
+                + (
+                    f" (~{limits.human_bytes(size * plan['memory_per_sample'])} at once)"
+                    if size != "auto"
+                    else " (picked at launch by memory and device)"
+                )
+            )
         return plan
 
-    def _prepare(self, processes: int | None = None) -> dict[str, Any]:
+    def _prepare(self, processes: int | None = None, executor: str | None = None,
+                 batch_size: int | str | None = None) -> dict[str, Any]:  # fmt: skip
         """:meth:`plan`, then write ``config.json``; the context sent to the workers (with the
         indices to run under ``"todo"``)."""
-        plan = self.plan(processes)
+        plan = self.plan(processes, executor, batch_size)
         out = self.output_directory
         _fs.write_json(out / CONFIG_FILE, plan["resolved"])
         shards.clean_partial(out / SAMPLES_DIR, "sample")
@@ -520,6 +571,7 @@ class Sample:
         progress: Callable[[int, int, str, str], None] | None = None,
         start: Callable[[str], None] | None = None,
         ready: Callable[[dict[str, Any]], None] | None = None,
+        batch_size: int | str | None = None,
     ) -> Report:
         """Run every sample not yet written; returns the executor's :class:`Report`.
 
@@ -528,7 +580,7 @@ class Sample:
         gets the full report.
 
         Args:
-            executor, processes: Override the configuration's.
+            executor, processes, batch_size: Override the configuration's.
             progress, start: Controller-side callbacks (see
                 :func:`livn.workflows.executors.run_units`).
             ready: Called on the controller once the job is validated and ``config.json``
@@ -536,11 +588,12 @@ class Sample:
                 runs.
         """
         c = self.config
-        kind = resolve_executor(executor or c.executor)
+        kind = resolve_executor(executor or c.executor, BATCHED_EXECUTORS)
+        size = limits.batch_size(c.batch_size if batch_size is None else batch_size)
         rank = mpi.rank() if kind == "mpi" else 0
         # Rank 0 validates and writes config.json; every rank gets the context, or raises the
         # error rank 0 raised (no rank is left waiting).
-        prepare = functools.partial(self._prepare, processes)
+        prepare = functools.partial(self._prepare, processes, kind, size)
         context = mpi.root_then_bcast(prepare) if kind == "mpi" else prepare()
         if rank == 0 and ready is not None:
             ready(context)
@@ -549,7 +602,8 @@ class Sample:
         return run_units(
             todo, "livn.workflows.sample:run_sample", context, executor=kind,
             processes=processes or c.processes, nprocs_per_worker=c.nprocs_per_worker,
-            progress=progress, start=start,
+            progress=progress, start=start, batch_worker="livn.workflows.sample:BATCHED",
+            batch_size=size,
         )  # fmt: skip
 
     def merge(self, include_voltage: bool = False, **kwargs: Any) -> Path:
@@ -686,35 +740,94 @@ def decoded_arrays(output: Any) -> dict[str, Any]:
     return {"output": output}
 
 
-def run_sample(context: Mapping[str, Any], unit: tuple[int, str, dict]) -> None:
-    """Simulate sample ``unit[0]`` of the job ``context`` and write its shard."""
-    index = int(unit[0])
+class _Trial(NamedTuple):
+    """One sample ready to run: its index, seed, features and stimulus."""
+
+    index: int
+    seed: int
+    features: Any
+    stimulus: Any
+
+
+def _begin(context: Mapping[str, Any], env: Any, index: int) -> _Trial:
+    """Clear ``env`` with sample ``index``'s seed, then draw its features and encode them."""
     seed = int(context["seed"]) + index
-    env = _env_for(context)
     env.clear(seed=seed)
-    duration = float(context["duration"])
     encoding = resolve_class(context["encoding"], "encoding")(**context["encoding_kwargs"])
+    features = sample_features(context, encoding, env, seed)
+    return _Trial(index, seed, features, encoding(env, float(context["duration"]), features))
+
+
+def _finish(context: Mapping[str, Any], env: Any, trial: _Trial, result: Any) -> None:
+    """Decode the run of ``trial`` and write its shard (atomically)."""
+    duration = float(context["duration"])
     decoding = resolve_class(context["decoding"], "decoding")(
         duration=duration, **context["decoding_kwargs"]
     )
-    features = sample_features(context, encoding, env, seed)
-    stimulus = encoding(env, duration, features)
-    output = decoding(env, *env.run(duration, stimulus))
-    arrays = decoded_arrays(output)
+    arrays = decoded_arrays(decoding(env, *result))
+    features = trial.features
     arrays["features"] = (
         np.zeros(0, np.float32) if features is None else np.asarray(features, np.float32)
     )
     meta = {
         "kind": "sample",
-        "index": index,
-        "seed": seed,
+        "index": trial.index,
+        "seed": trial.seed,
         "t_end": duration,
         "system": context["system_name"],
         "encoding": context["encoding"],
         "decoding": context["decoding"],
     }
-    path = shards.shard_path(Path(context["output_directory"]) / SAMPLES_DIR, index)
+    path = shards.shard_path(Path(context["output_directory"]) / SAMPLES_DIR, trial.index)
     shards.write_shard(path, arrays, meta)
+
+
+def run_sample(context: Mapping[str, Any], unit: tuple[int, str, dict]) -> None:
+    """Simulate sample ``unit[0]`` of the job ``context`` and write its shard."""
+    env = _env_for(context)
+    trial = _begin(context, env, int(unit[0]))
+    _finish(context, env, trial, env.run(float(context["duration"]), trial.stimulus))
+
+
+class SampleBatches:
+    """The sampling job's :class:`~livn.workflows.executors.BatchWorker` (``BATCHED``): samples
+    whose stimuli share a signature (:func:`livn.workflows.batching.signature`) run together
+    through :meth:`livn.env.Env.run_batch` from the cleared Env, each with its own seed,
+    features and stimulus — the single run of :func:`run_sample`, written the same way."""
+
+    def batch_size(self, context: dict, requested: int | str, pending: int) -> int:
+        from livn.workflows import batching
+
+        env = _env_for(context)
+        rec, duration = context["record"], float(context["duration"])
+        what = (f"{duration:g} ms samples of {env.system.num_neurons:,} cells recording "
+                f"{'+'.join(rec)}")  # fmt: skip
+        return batching.resolve(env, duration, requested, pending, what, "voltage" in rec,
+                                "membrane_current" in rec)["batch_size"]  # fmt: skip
+
+    def prepare(self, context: dict, unit: tuple[int, str, dict]) -> tuple[Any, Any]:
+        from livn.workflows import batching
+
+        env = _env_for(context)
+        trial = _begin(context, env, int(unit[0]))
+        stimulus = batching.normalise(trial.stimulus, int(env.system.num_neurons))
+        return batching.signature(stimulus), (trial, stimulus)
+
+    def run(self, context: dict, batch: list[Any], size: int) -> list[Callable[[], None]]:
+        from livn.workflows import batching
+
+        env = _env_for(context)
+        trials = [t for t, _ in batch]
+        padded = batching.pad(env, batch, size)
+        env.clear(seed=trials[0].seed)  # every trial starts from the state at t = 0
+        results = env.run_batch(float(context["duration"]), batching.stack([s for _, s in padded]),
+                                seeds=[t.seed for t, _ in padded])  # fmt: skip
+        return [functools.partial(_finish, context, env, t, r)
+                for t, r in zip(trials, results[: len(trials)], strict=True)]  # fmt: skip
+
+
+#: The batch worker of ``executor=batched``.
+BATCHED = SampleBatches()
 
 
 def _quote(args: list[str]) -> str:

@@ -30,7 +30,7 @@ from livn import _fs
 from livn._version import __version__
 from livn.errors import ConfigError
 from livn.workflows import shards
-from livn.workflows.executors import Report, resolve_executor, run_units
+from livn.workflows.executors import BATCHED_EXECUTORS, Report, resolve_executor, run_units
 from livn.workflows.outputs import check_output_directory
 from livn.workflows.sweeps.config import BatchConfig, load_config
 from livn.workflows.sweeps.expand import StimulusSpec, count, expand, iter_stimuli
@@ -172,7 +172,7 @@ class Batch:
 
     # ------------------------------------------------------------------ plan / dry run
     def plan(self, processes: int | None = None, resume: str | Path | None = None,
-             executor: str = "auto") -> dict[str, Any]:  # fmt: skip
+             executor: str = "auto", batch_size: int | str = "auto") -> dict[str, Any]:  # fmt: skip
         """Validate the whole batch and estimate its cost; writes nothing, enumerates nothing.
 
         Checks, in order: the output directory
@@ -183,17 +183,21 @@ class Batch:
         stimulus (and, for ``save_format: pytorch``, of the whole results file, which is built
         in memory), disk for the stimuli still to run — the device, and last each sweep's
         parameters (:meth:`validate_stimuli`). ``batch.allow_large`` skips the overridable
-        bounds.
+        bounds. For the ``batched`` executor an integer ``batch_size`` must fit the memory
+        too (``auto`` and a GPU's memory are resolved at launch,
+        :mod:`livn.workflows.batching`).
 
         Args:
             processes: Local worker processes of the launch (default all cores).
             resume: ``<output_dir>/checkpoint.json`` when resuming.
             executor: Where the stimuli would run (for the time estimate).
+            batch_size: Stimuli per run of the ``batched`` executor (an int >= 1 or ``auto``).
 
         Returns:
             ``{"num_stimuli", "done", "num_cells", "num_channels", "model", "mea",
             "checkpoint" (the one there, or None), "estimated_seconds", "estimated_bytes",
-            "memory_per_stimulus", "workers", "output_dir"}``.
+            "memory_per_stimulus", "stimulus_bytes", "workers", "executor", "batch_size",
+            "output_dir"}``.
         """
         from livn import limits
         from livn.workflows import estimates
@@ -206,7 +210,8 @@ class Batch:
         out = check_output_directory(self.output_dir, CHECKPOINT)  # as a launch would
         checkpoint = self._existing(out / CHECKPOINT, resume)
         processes = limits.processes(processes)
-        kind = resolve_executor(executor)
+        kind = resolve_executor(executor, BATCHED_EXECUTORS)
+        size = limits.batch_size(batch_size)
         limits.check_units(n, what, "stimuli", "Sweep fewer values or repetitions", big, ov)
         mea, n_cells = self._mea_and_cells()
         model = self._model()
@@ -251,15 +256,24 @@ class Batch:
             with _device("cuda"):
                 pass
         self.validate_stimuli(mea)
-        workers = estimates.workers(kind, todo, processes)
+        if kind == "batched" and size != "auto" and todo:
+            size = min(size, todo)
+            limits.check_batch(
+                size, limits.run_bytes(n_cells, n_steps, dt, record_dt, si, si) + 3 * stim_bytes,
+                f"{base.duration:g} ms stimuli of {n_cells:,} cells"
+                f"{' with intermediates' if si else ''}", limits.memory_budget(),
+                f"host memory ({limits.MEMORY_VAR}; default half of this machine's memory)",
+                "shorten base_config.duration" + (" or drop save_intermediates" if si else ""),
+            )  # fmt: skip
+        workers = 1 if kind == "batched" else estimates.workers(kind, todo, processes)
         per = estimates.run_seconds(getattr(model, "name", None), n_cells, base.duration)
         return {"num_stimuli": n, "done": done, "num_cells": n_cells,
                 "num_channels": int(mea.num_channels), "mea": mea, "checkpoint": checkpoint,
                 "model": getattr(model, "name", type(model).__name__),
                 "estimated_seconds": (estimates.STARTUP_S if todo else 0.0) + todo * per / workers,
                 "seconds_per_stimulus": per, "estimated_bytes": disk,
-                "memory_per_stimulus": memory, "workers": workers,
-                "output_dir": str(out)}  # fmt: skip
+                "memory_per_stimulus": memory, "stimulus_bytes": stim_bytes, "workers": workers,
+                "executor": kind, "batch_size": size, "output_dir": str(out)}  # fmt: skip
 
     def _existing(self, path: Path, resume: str | Path | None) -> dict | None:
         """The checkpoint of this batch at ``path`` (None for a new batch), or ConfigError: a
@@ -303,7 +317,8 @@ class Batch:
         return checkpoint
 
     def dry_run(self, stream: IO[str] | None = None, processes: int | None = None,
-                resume: str | Path | None = None, executor: str = "auto") -> dict:  # fmt: skip
+                resume: str | Path | None = None, executor: str = "auto",
+                batch_size: int | str = "auto") -> dict:  # fmt: skip
         """Print what :meth:`run` would do and an estimate of time and disk; write nothing.
 
         The count and the estimates are arithmetic: a sweep of 10⁹ stimuli answers at once.
@@ -329,7 +344,7 @@ class Batch:
             p(f"  {s.key} {s.stimulus_id}: {json.dumps(s.swept)} rep={s.rep} seed={s.seed}")
         p(f"Output directory: {self.output_dir} ({b.save_format})")
         try:
-            plan = self.plan(processes, resume, executor)
+            plan = self.plan(processes, resume, executor, batch_size)
         except SizeLimitError as e:
             p(f"Would be refused at launch: {e}")
             return {"num_stimuli": self.num_stimuli, "refused": str(e),
@@ -342,6 +357,10 @@ class Batch:
           f"stimulus, {estimates.STARTUP_S:.0f} s start-up)")  # fmt: skip
         p(f"Estimated disk use: ~{limits.human_bytes(plan['estimated_bytes'])} (~5 Hz per cell"
           f"{', voltages and currents every 0.1 ms' if b.save_intermediates else ''})")  # fmt: skip
+        if plan["executor"] == "batched":
+            size = plan["batch_size"]
+            p(f"Batched: {size} stimuli per run" + (
+                " (picked at launch by memory and device)" if size == "auto" else ""))  # fmt: skip
         return plan
 
     # ------------------------------------------------------------------ run
@@ -353,16 +372,22 @@ class Batch:
         progress: Callable[[int, int, str, str], None] | None = None,
         start: Callable[[str], None] | None = None,
         stream: IO[str] | None = None,
+        batch_size: int | str = "auto",
     ) -> Report:
         """Run the stimuli not yet finished and rebuild the outputs; returns the report.
 
         Args:
             resume: ``<output_dir>/checkpoint.json`` of an interrupted run of this batch.
-            executor, processes: As for :func:`livn.workflows.executors.run_units`.
+            executor, processes, batch_size: As for
+                :func:`livn.workflows.executors.run_units` (``batched``: ``batch_size``
+                stimuli per vectorised run, in this process).
             progress, start: Controller-side callbacks (see ``run_units``).
             stream: Where status lines go (default stdout).
         """
-        kind = resolve_executor(executor)
+        kind = resolve_executor(executor, BATCHED_EXECUTORS)
+        from livn import limits
+
+        size = limits.batch_size(batch_size)
         rank = 0
         if kind == "mpi":
             from livn import mpi
@@ -371,7 +396,7 @@ class Batch:
             # rank 0 prepares; every rank gets the result, or raises the error rank 0 raised
             prepared = mpi.root_then_bcast(lambda: self._prepare(resume, processes, kind))
         else:
-            prepared = self._prepare(resume, processes, kind)
+            prepared = self._prepare(resume, processes, kind, size)
         context, checkpoint, todo, mea_cells = prepared
         stream = stream or sys.stdout
         if rank == 0:
@@ -393,7 +418,9 @@ class Batch:
                                    "params": s.params, "rep": s.rep, "base_seed": s.base_seed,
                                    "seed": s.seed}) for s in todo]  # fmt: skip
         report = run_units(units, "livn.workflows.sweeps.run:run_stimulus", context,
-                           executor=kind, processes=processes, progress=done, start=start)  # fmt: skip
+                           executor=kind, processes=processes, progress=done, start=start,
+                           batch_worker="livn.workflows.sweeps.run:BATCHED",
+                           batch_size=size)  # fmt: skip
         if not report.controller:
             return report
         checkpoint["failed"].update(report.failed)
@@ -403,8 +430,8 @@ class Batch:
         return report
 
     def _prepare(self, resume: str | Path | None, processes: int | None = None,
-                 executor: str = "auto"):  # fmt: skip
-        plan = self.plan(processes, resume, executor)
+                 executor: str = "auto", batch_size: int | str = "auto"):  # fmt: skip
+        plan = self.plan(processes, resume, executor, batch_size)
         mea, n_cells = plan["mea"], plan["num_cells"]
         out = Path(plan["output_dir"])
         path = out / CHECKPOINT
@@ -437,7 +464,8 @@ class Batch:
         base = self.config.base_config.model_dump(mode="json")
         base["system"] = self._system()
         context = {"base_config": base, "output_dir": str(out),
-                   "save_intermediates": self.config.batch.save_intermediates}  # fmt: skip
+                   "save_intermediates": self.config.batch.save_intermediates,
+                   "stimulus_bytes": plan["stimulus_bytes"]}  # fmt: skip
         return context, checkpoint, todo, (mea, n_cells)
 
     def _finalise(self, checkpoint: dict, mea: Any, n_cells: int) -> None:
