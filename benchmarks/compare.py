@@ -1,4 +1,4 @@
-"""livn's JAX engine against the reference a user would otherwise pick, side by side, one run.
+"""livn's JAX engine against the references a user would otherwise pick, side by side, one run.
 
 COBA LIF, 4,000 cells (Vogels & Abbott 2005; Brette et al. 2007 benchmark 1), 1 s simulated:
 
@@ -19,7 +19,26 @@ start-up (ours / Brian2's compile). Brian2 runs in ``--brian2-python`` (a venv w
 ``livn[brian2]``; default: this Python, skipped if it has no brian2). Each side runs pinned to
 one core unless ``--no-pin``.
 
-    python benchmarks/compare.py [--brian2-python PATH] [--repeat 3] [--no-pin]
+EI2 RCSD against the published livn 2.0.0's native backend (``LIVN_BACKEND=native``, its C
+implementation), in the same invocation, on the same 100-cell culture: the predefined EI2 with
+its tuned weights, noise and MEA, exported by ``livn.system.convert`` to a 2.0.0 directory
+that both sides load. Each side records spikes, voltage and membrane current with the tuned
+noise on (2.0.0: ``apply_default_params()`` plus the population-prefixed noise of
+``params/RCSD.json`` through ``set_noise``; ours: ``apply_model_defaults()``) and runs
+``run(1000)`` in fresh processes pinned to core 1 (``taskset -c 1``):
+
+* first ``run(1000)`` wall from process start to result (ours with a cold compilation cache,
+  ``LIVN_CACHE_DIR`` a fresh directory, then in a second process with it warm);
+* steady ``run(1000)`` (median of ``--repeat`` after the first);
+* the steady timing again under load, one ``while True: pass`` process pinned to each core,
+  and the slowdown factor of each side.
+
+Targets (issue 12): steady ≥ 20× faster than native, first run ≥ 8× faster, warm start
+≤ 1.5 s, slowdown under load no worse than native's. 2.0.0 runs in ``--livn200-python``
+(a Python with livn 2.0.0 installed; the EI2 section is skipped without it).
+
+    python benchmarks/compare.py [--brian2-python PATH] [--livn200-python PATH]
+                                 [--only coba|ei2] [--repeat 3] [--no-pin]
 """
 
 from __future__ import annotations
@@ -29,10 +48,12 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 
 BRIAN2_COBA = textwrap.dedent("""
     import json, shutil, sys, time, tempfile
@@ -112,9 +133,182 @@ def _has_brian2(python: str) -> bool:
     return probe.returncode == 0
 
 
+# ------------------------------------------------------------------------------ EI2 vs 2.0.0
+
+# Runs under the published livn 2.0.0 (its public API only): argv = system dir, repeat.
+LIVN200_EI2 = textwrap.dedent("""
+    import json, os, statistics, sys, time
+    from livn.env import Env
+    path, repeat = sys.argv[1], int(sys.argv[2])
+    env = Env(path).init()
+    env.apply_default_params()  # params/default.json: tuned weights and noise
+    with open(os.path.join(path, "params", "RCSD.json")) as f:
+        noise = json.load(f)["noise"]
+    env.set_noise({k: v for k, v in noise.items() if "-" in k})  # per population (EXC-g_e0)
+    env.record_spikes()
+    env.record_voltage()
+    env.record_membrane_current()
+    t_ready = time.time()
+    r = env.run(1000.0)
+    t_first = time.time()
+    times, spikes = [], []
+    for _ in range(repeat):
+        s = time.perf_counter()
+        r = env.run(1000.0)
+        times.append(time.perf_counter() - s)
+        spikes.append(len(r[0]))
+    print(json.dumps({"ready": t_ready, "first": t_first, "steady": times, "spikes": spikes,
+                      "v_rows": int(r[3].shape[0]), "i_rows": int(r[5].shape[0]),
+                      "n": int(env.system.num_neurons)}))
+""")
+
+# Runs under this livn (the Env default backend): argv = system dir, repeat.
+OURS_EI2 = textwrap.dedent("""
+    import json, statistics, sys, time
+    from livn.env import Env
+    path, repeat = sys.argv[1], int(sys.argv[2])
+    env = Env(path).init()
+    env.apply_model_defaults()  # params/RCSD.json: tuned weights and noise
+    env.record_spikes()
+    env.record_voltage()
+    env.record_membrane_current()
+    t_ready = time.time()
+    r = env.run(1000.0)
+    t_first = time.time()
+    times, spikes = [], []
+    for _ in range(repeat):
+        s = time.perf_counter()
+        r = env.run(1000.0)
+        times.append(time.perf_counter() - s)
+        spikes.append(len(r.it))
+    print(json.dumps({"ready": t_ready, "first": t_first, "steady": times, "spikes": spikes,
+                      "v_rows": int(r.v.shape[0]), "i_rows": int(r.mp.shape[0]),
+                      "n": int(env.system.num_neurons), "backend": env.backend}))
+""")
+
+
+def _pinned(cmd: list[str], core: int | None) -> list[str]:
+    return cmd if core is None else ["taskset", "-c", str(core), *cmd]
+
+
+def _timed(python: str, code: str, args: list[str], core: int | None, **env: str) -> dict:
+    """Run ``code`` in a fresh process; adds ``launch`` (time.time() just before the start)."""
+    launch = time.time()
+    proc = subprocess.run(_pinned([python, "-c", code, *args], core), capture_output=True,
+                          text=True, env={**os.environ, **env})  # fmt: skip
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = proc.stderr.strip().splitlines()[-6:] or ["failed (no output)"]
+        return {"error": " | ".join(tail)}
+    out = json.loads(lines[-1])
+    out["launch"] = launch
+    return out
+
+
+class _Load:
+    """One busy-loop process pinned to each core (``python -c "while True: pass"``)."""
+
+    def __enter__(self):
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.procs = [
+            subprocess.Popen(_pinned([sys.executable, "-c", "while True: pass"], c))
+            for c in cores or range(os.cpu_count() or 1)
+        ]
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def _describe(label: str, r: dict) -> str:
+    rate = _median(r["spikes"]) / r["n"]
+    return (
+        f"  {label:<28} first run(1000) {r['first'] - r['launch']:6.2f} s from process start "
+        f"(ready {r['ready'] - r['launch']:5.2f} s), steady {_median(r['steady']):6.3f} s, "
+        f"{rate:5.2f} Hz/cell, recorded {r['v_rows']} voltage / {r['i_rows']} current rows"
+    )
+
+
+def compare_ei2(livn200: str | None, repeat: int, pin: bool) -> None:
+    """The EI2 section (see the module docstring)."""
+    print("EI2 RCSD (100 cells), tuned noise, spikes + voltage + current, run(1000) ms")
+    if not livn200 or not os.path.exists(livn200):
+        print(
+            f"  livn 2.0.0 native: skipped (--livn200-python {livn200 or 'PATH'} is not a Python "
+            "with livn 2.0.0 installed)"
+        )
+        return
+    from livn.system.convert import convert
+
+    core = None
+    if pin and hasattr(os, "sched_getaffinity"):
+        cores = sorted(os.sched_getaffinity(0))
+        core = 1 if 1 in cores else cores[-1]
+    print(f"  each side pinned to core {core}" if core is not None else "  not pinned")
+    work = tempfile.mkdtemp(prefix="livn-compare-ei2-")
+    try:
+        system = convert("EI2", os.path.join(work, "EI2"), format="2.0.0")
+        cache = os.path.join(work, "cache")
+        args = [system, str(repeat)]
+        native = _timed(livn200, LIVN200_EI2, args, core, LIVN_BACKEND="native")
+        if "error" in native:
+            print(f"  livn 2.0.0 native: failed: {native['error']}")
+            return
+        cold = _timed(sys.executable, OURS_EI2, args, core, LIVN_CACHE_DIR=cache)
+        warm = _timed(sys.executable, OURS_EI2, args, core, LIVN_CACHE_DIR=cache)
+        for r in (cold, warm):
+            if "error" in r:
+                print(f"  livn: failed: {r['error']}")
+                return
+        print(_describe("livn 2.0.0 native (C):", native))
+        print(_describe(f"livn ({cold['backend']}), cold cache:", cold))
+        print(_describe(f"livn ({warm['backend']}), warm cache:", warm))
+        with _Load():
+            native_l = _timed(livn200, LIVN200_EI2, args, core, LIVN_BACKEND="native")
+            ours_l = _timed(sys.executable, OURS_EI2, args, core, LIVN_CACHE_DIR=cache)
+        steady_n, steady_o = _median(native["steady"]), _median(warm["steady"] + cold["steady"])
+        first_n = native["first"] - native["launch"]
+        first_o = cold["first"] - cold["launch"]
+        warm_start = warm["first"] - warm["launch"] - _median(warm["steady"])
+        print(f"  steady: native / ours {steady_n / steady_o:6.1f}x (target >= 20x)")
+        print(
+            f"  first run(1000) in a fresh process: native / ours (cold cache) "
+            f"{first_n / first_o:5.1f}x (target >= 8x)"
+        )
+        print(
+            f"  warm-cache start (process start to first result, less one steady run): "
+            f"{warm_start:.2f} s (target <= 1.5 s); ready (Env built) after "
+            f"{warm['ready'] - warm['launch']:.2f} s"
+        )
+        if "error" in native_l or "error" in ours_l:
+            print(f"  under load: failed: {native_l.get('error') or ours_l.get('error')}")
+            return
+        slow_n = _median(native_l["steady"]) / steady_n
+        slow_o = _median(ours_l["steady"]) / steady_o
+        print(
+            f"  under load (a busy loop on each core): steady native "
+            f"{_median(native_l['steady']):.3f} s (x{slow_n:.2f}), ours "
+            f"{_median(ours_l['steady']):.3f} s (x{slow_o:.2f}); slowdown ours / native "
+            f"{slow_o / slow_n:.2f} (target <= 1)"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--brian2-python", default=sys.executable)
+    parser.add_argument(
+        "--livn200-python", default=None, help="a Python with the published livn 2.0.0"
+    )
+    parser.add_argument("--only", choices=("coba", "ei2"), default=None, help="one section")
     parser.add_argument("--seconds", type=float, default=1.0, help="simulated s per run")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-pin", action="store_true")
@@ -127,6 +321,14 @@ def main() -> None:
         pass
     pin = not args.no_pin
     print(f"CPU: {cpu}; {os.cpu_count()} cores; each side pinned to one core: {pin}")
+    if args.only != "coba":
+        compare_ei2(args.livn200_python, args.repeat, pin)
+    if args.only != "ei2":
+        compare_coba(args, pin)
+
+
+def compare_coba(args: argparse.Namespace, pin: bool) -> None:
+    """The COBA section (see the module docstring)."""
     here = os.path.dirname(os.path.abspath(__file__))
     cache = tempfile.mkdtemp(prefix="livn-compare-")  # a fresh compilation cache: cold, then warm
     ours_args = [str(args.seconds), str(args.repeat), here]
@@ -137,23 +339,31 @@ def main() -> None:
     if "error" in ours or "error" in warm:
         print(f"  livn (jax): failed: {ours.get('error') or warm.get('error')}")
         return
-    print(f"  livn (jax):              run {ours['run_s'] / args.seconds:6.2f} s per simulated s, "
-          f"start-up {ours['startup_s']:6.2f} s (a second process, cache warm: "
-          f"{warm['startup_s']:.2f} s), {ours['rate_hz']:.1f} Hz")
+    print(
+        f"  livn (jax):              run {ours['run_s'] / args.seconds:6.2f} s per simulated s, "
+        f"start-up {ours['startup_s']:6.2f} s (a second process, cache warm: "
+        f"{warm['startup_s']:.2f} s), {ours['rate_hz']:.1f} Hz"
+    )
     if not _has_brian2(args.brian2_python):
-        print(f"  brian2 cpp_standalone:   not installed in {args.brian2_python} "
-              "(--brian2-python PATH of a venv with livn[brian2])")
+        print(
+            f"  brian2 cpp_standalone:   not installed in {args.brian2_python} "
+            "(--brian2-python PATH of a venv with livn[brian2])"
+        )
         return
     b2 = _child(args.brian2_python, BRIAN2_COBA, [str(args.seconds)], pin)
     if "error" in b2:
         print(f"  brian2 cpp_standalone:   failed: {b2['error']}")
         return
-    print(f"  brian2 cpp_standalone:   run {b2['run_s'] / args.seconds:6.2f} s per simulated s, "
-          f"start-up {b2['startup_s']:6.2f} s (compile {b2['compile_s']:.2f} s), "
-          f"{b2['rate_hz']:.1f} Hz")
-    print(f"  ratio livn / brian2:     steady run {ours['run_s'] / b2['run_s']:.2f} "
-          f"(target ≤ 1.0), start-up (cold cache) / Brian2's compile "
-          f"{ours['startup_s'] / b2['compile_s']:.2f} (target ≤ 0.2)")
+    print(
+        f"  brian2 cpp_standalone:   run {b2['run_s'] / args.seconds:6.2f} s per simulated s, "
+        f"start-up {b2['startup_s']:6.2f} s (compile {b2['compile_s']:.2f} s), "
+        f"{b2['rate_hz']:.1f} Hz"
+    )
+    print(
+        f"  ratio livn / brian2:     steady run {ours['run_s'] / b2['run_s']:.2f} "
+        f"(target ≤ 1.0), start-up (cold cache) / Brian2's compile "
+        f"{ours['startup_s'] / b2['compile_s']:.2f} (target ≤ 0.2)"
+    )
 
 
 if __name__ == "__main__":

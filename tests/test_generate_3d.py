@@ -252,7 +252,8 @@ def test_transmitter_reaches_graph_and_engine(tmp_path):
     data["Cell Types"]["INH"]["transmitter"] = "glycinergic"
     s = _build(tmp_path, data)
     graph = json.loads((Path(s.uri) / "graph.json").read_text())
-    assert [p["transmitter"] for p in graph["populations"]] == ["cholinergic", "glycinergic"]
+    populations = graph["livn"]["config"]["populations"]  # livn's element of graph.json
+    assert [p["transmitter"] for p in populations] == ["cholinergic", "glycinergic"]
     ee = {f"{p.pre}->{p.post}": p for p in s.graph.projections}
     assert set(ee["EXC->EXC"].mechanisms) == {"AMPA"}  # no NMDA
     ampa = ee["EXC->EXC"].mechanisms["AMPA"]
