@@ -180,14 +180,9 @@ class System:
             )
 
     def _population_definitions(self) -> dict[int, str]:
-        conn = self.layout.upstream.get("connections") or {}
-        first = next(iter(conn.values()), {}) if isinstance(conn, dict) else {}
-        defs = (
-            (first.get("config") or {}).get("population_definitions")
-            if isinstance(first, dict)
-            else None
-        )
-        return {int(v): str(k) for k, v in defs.items()} if isinstance(defs, dict) else {}
+        from livn.system.upstream import population_ids
+
+        return population_ids(self.layout.upstream, _fs.join(self.uri, "graph.json"))
 
     def synapse_attributes(self, population: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{name: (pointer [count + 1], values)}`` of a population's synapse attributes
@@ -408,7 +403,13 @@ class System:
                 )
             parts = []
             for pop, values in gids.items():
-                arr = np.asarray(values, dtype=np.int64).reshape(-1)
+                try:
+                    arr = np.asarray(values, dtype=np.int64).reshape(-1)
+                except (TypeError, ValueError):
+                    raise SystemFormatError(
+                        f"{location}: gids of population {pop} must be a list of integers; "
+                        f"got {values!r}."
+                    ) from None
                 start, count = ranges[pop]
                 bad = arr[(arr < start) | (arr >= start + count)]
                 if len(bad):

@@ -247,6 +247,26 @@ def _edge_counts(directory: str, connections_file: str) -> dict[tuple[str, str],
         return neuroh5.edge_counts(f)
 
 
+def population_ids(data: dict[str, Any], location: str) -> dict[int, str]:
+    """``{enum id: population}`` from ``connections.<first>.config.population_definitions``
+    (empty if there is none)."""
+    conn = data.get("connections")
+    first = next(iter(conn.values()), None) if isinstance(conn, dict) and conn else None
+    config = first.get("config") if isinstance(first, dict) else None
+    definitions = config.get("population_definitions") if isinstance(config, dict) else None
+    if definitions is None:
+        return {}
+    ok = isinstance(definitions, dict) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in definitions.values()
+    )
+    if not ok:
+        raise SystemFormatError(
+            f"{location}: population_definitions must map each population to an integer id "
+            f"(>= 0), e.g. {{'EXC': 0, 'INH': 1}}; got {definitions!r}."
+        )
+    return {int(v): str(k) for k, v in definitions.items()}
+
+
 def read_graph_json(
     directory: str, location: str, data: dict[str, Any]
 ) -> tuple[GraphInfo, Layout]:
@@ -292,14 +312,9 @@ def read_graph_json(
         return graph, layout
 
     # a directory written by livn 2.0.0: populations from the cells file's table
-    definitions = conn.get("population_definitions") or {}
-    if not isinstance(definitions, dict):
-        raise SystemFormatError(f"{location}: population_definitions must be an object.")
     cells_location = _fs.join(directory, cells_file)
     with neuroh5.open_h5(cells_location) as f:
-        table = neuroh5.read_population_table(
-            f, cells_location, {int(v): str(k) for k, v in definitions.items()}
-        )
+        table = neuroh5.read_population_table(f, cells_location, population_ids(data, location))
     synapses = conn.get("synapses") or {}
     if not isinstance(synapses, dict):
         raise SystemFormatError(f"{location}: connections config 'synapses' must be an object.")
@@ -442,6 +457,10 @@ def params_from_upstream(data: Any, location: str, group: str = "default") -> di
     noise: dict[str, float] = {}
     for key, value in block.items():
         key = str(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SystemFormatError(
+                f"{location}: parameter {key!r} must be a number; got {value!r}."
+            )
         if key.startswith("noise-"):
             name = key[len("noise-") :]
             if name.rpartition("-")[2] not in _NOISE_NAMES:
