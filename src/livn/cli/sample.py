@@ -121,7 +121,7 @@ def _launch(job) -> int | None:
     """Launch ``job``; the exit status on the controller, ``None`` on an MPI worker rank."""
     from livn.workflows.executors import mpi_world_size, resolve_executor
 
-    kind = resolve_executor(job.config.executor)
+    kind = resolve_executor(job.config.executor, BATCHED_EXECUTORS)
     out = job.output_directory
     progress: Progress | None = None
     asked: dict[str, int] = {}  # the job's count, known once it is validated
