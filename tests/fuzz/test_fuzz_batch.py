@@ -26,6 +26,7 @@ from fuzz_contract import (
     worst,
 )
 from fuzz_strategies import (
+    HUGE_INTS,
     MAX_SEED,
     OUTPUT_PATHS,
     counts,
@@ -455,6 +456,52 @@ def test_batch_cli_launch(fuzz_base, tiny_system, cfg, out):
         fmt = cfg["batch"]["save_format"]
         assert (target / {"hdf5": "results.h5", "pytorch": "results.pt"}[fmt]).is_file()
         assert len(list((target / "responses").glob("stim_*.npz"))) == n
+
+
+# ---------------------------------------------------------------------------- executor flags
+EXECUTOR_TOKENS = ["auto", "local", "serial", "mpi", "batched", "Batched", "gpu", "", "batch"]
+BATCH_SIZE_TOKENS = st.one_of(
+    st.integers(-2, 12).map(str),
+    st.sampled_from([str(n) for n in HUGE_INTS]),
+    st.sampled_from(["auto", "AUTO", "8x", "1.5", "2.0", "1e3", "", " ", "inf", "nan", "0x10",
+                     "+3", " 4 ", "1_000", "٣", "true", "null", "[2]", "1" * 5000]),
+)
+
+
+def _cli_batch_size(token: str) -> str:
+    """The verdict for ``--batch-size TOKEN``: an integer >= 1 as ``int()`` reads it, or auto."""
+    if token == "auto":
+        return OK
+    try:
+        return OK if int(token) >= 1 else BAD
+    except ValueError:
+        return BAD
+
+
+@settings(max_examples=budget(30))
+@given(executor=st.sampled_from(EXECUTOR_TOKENS), size=BATCH_SIZE_TOKENS)
+@example(executor="batched", size="0")
+@example(executor="batched", size=str(2**64))
+@example(executor="local", size="many")
+def test_batch_cli_executor_and_batch_size(fuzz_base, tiny_system, executor, size):
+    cfg = copy.deepcopy(BASE)
+    with Sandbox(fuzz_base) as box:
+        resolve(cfg, box, "job", tiny_system)
+        ok_executor = OK if executor in ("auto", "local", "serial", "batched") else (
+            ANY if executor == "mpi" else BAD)  # fmt: skip
+        verdict = worst(ok_executor, _cli_batch_size(size))
+        file = box.work / "batch.yml"
+        file.write_text(yaml.safe_dump(cfg), "utf-8")
+        before = box.snapshot()
+        code, stdout, stderr = run_cli(["batch", str(file), "--dry-run", "--executor", executor,
+                                        "--batch-size", size], timeout=60)  # fmt: skip
+        refused = check_cli(code, stdout, stderr, surface="batch CLI --executor/--batch-size",
+                            verdict=verdict, suspects=["--executor", "--batch-size", executor,
+                                                       size])  # fmt: skip
+        assert_unchanged(before, box.snapshot(), "livn batch --dry-run")
+        if not refused and executor == "batched":
+            shown = "auto" if size == "auto" else str(min(int(size), 2))
+            assert f"Batched: {shown} stimuli per run" in stdout, stdout
 
 
 # ---------------------------------------------------------------------------- the file

@@ -89,8 +89,10 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "record": st.one_of(st.none(), st.lists(st.sampled_from([*RECORDINGS, "spike", ""]),
                                             max_size=4), wrong_types()),
     "nprocs_per_worker": counts(1, 4096, (1, 4)),
-    "executor": st.one_of(st.sampled_from(["auto", "local", "serial", "mpi", "slurm", "Serial"]),
-                          wrong_types()),
+    "executor": st.one_of(st.sampled_from(["auto", "local", "serial", "mpi", "batched", "slurm",
+                                           "Serial", "batch"]), wrong_types()),
+    "batch_size": st.one_of(st.just("auto"), counts(1, None, (1, 8)),
+                            st.sampled_from(["AUTO", "Auto", "8x", "", " auto", "max"])),
     "processes": st.one_of(st.none(), counts(1, max_processes(), (1, 4))),
     "task_index": counts(0, None, (0, 3)),
     "task_count": counts(1, None, (1, 3)),
@@ -157,7 +159,12 @@ def oracle(cfg: dict[str, Any], tiny: str) -> tuple[str, dict[str, str]]:
     npw = get("nprocs_per_worker", 1)
     v["nprocs_per_worker"] = OK if is_int(npw) and 1 <= npw <= 4096 else BAD
     ex = get("executor", "auto")
-    v["executor"] = OK if ex in ("auto", "local", "serial") else (ANY if ex == "mpi" else BAD)
+    v["executor"] = OK if ex in ("auto", "local", "serial", "batched") else (
+        ANY if ex == "mpi" else BAD)  # fmt: skip
+    bs = get("batch_size", "auto")
+    v["batch_size"] = OK if bs == "auto" or (is_int(bs) and bs >= 1) else BAD
+    if v["batch_size"] == OK and ex == "batched" and is_int(bs) and bs > 1:
+        v["batch_size"] = ANY  # a batch must fit the memory (refused with the largest that fits)
     p = get("processes")
     v["processes"] = OK if p is None or (is_int(p) and 1 <= p <= max_processes()) else BAD
     ti, tc = get("task_index", 0), get("task_count", 1)
@@ -207,6 +214,10 @@ def check_plan(plan: dict[str, Any], cfg: dict[str, Any]) -> None:
 @example(cfg={"system": "EI1", "duration": 20.0, "samples": 2, "": 0}, out="job")
 @example(cfg={"system": "EI1", "duration": 20.0, "samples": 2, "encoding": "builtins.dict"},
          out="job")  # was accepted: every sample would fail
+@example(cfg={"system": "EI1", "duration": 20.0, "samples": 2, "executor": "batched",
+              "batch_size": 2**64}, out="job")
+@example(cfg={"system": "EI1", "duration": 20.0, "samples": 2, "batch_size": 0}, out="job")
+@example(cfg={"system": "EI1", "duration": 20.0, "samples": 2, "batch_size": 2.0}, out="job")
 def test_sample_plan(fuzz_base, tiny_system, cfg, out):
     cfg = _resolve(cfg, tiny_system)
     with Sandbox(fuzz_base, output_root=needs_output_root(out)) as box:
