@@ -1,0 +1,1 @@
+"""Bridges from livn to other tools: Gymnasium, neurodata formats (NWB, SpikeInterface)."""
