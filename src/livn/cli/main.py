@@ -9,6 +9,8 @@ livn systems [mpi|slurm] generate config=PATH.yml [key=value ...] [--launch] [--
 livn systems [mpi|slurm] sample [key=value ...] [--launch] [--merge] [--publish REPO_ID]
 livn systems [mpi|slurm] tune [key=value ...] [--launch] [--dry-run] [--inspect] [--plot] [--promote]
 livn batch config.yml [--dry-run] [--resume CHECKPOINT] [--device cpu|cuda] [--output DIR]
+livn export SOURCE --to nwb|spikeinterface [--output DIR] [--limit N] [--units all|observed] ...
+livn plot SOURCE [--kind summary,raster,electrodes,rates,voltage] [--output DIR] [--limit N]
 """
 
 from __future__ import annotations
@@ -196,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     from livn.cli.batch import add_parser as _add_batch
 
     _add_batch(sub)
+
+    from livn.cli.export import add_parsers as _add_export
+
+    _add_export(sub)
     return parser
 
 
