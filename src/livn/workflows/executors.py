@@ -29,7 +29,7 @@ finish them never changes their outputs.
   that provide a batch worker (:class:`BatchWorker`: sampling, sweeps) offer it. Units whose
   runs cannot share a program (another stimulus shape or step) go to separate batches; each
   unit is still written on its own, atomically, with the same content as the other executors
-  write, so a job resumes whichever executor ran it. Outputs are written by a background thread
+  write, so a job resumes whichever executor ran it. Outputs are written by background threads
   while the next batch runs.
 
 ``auto`` picks ``mpi`` when the process was started by ``mpiexec`` with more than one rank,
@@ -253,7 +253,7 @@ class BatchWorker(Protocol):
     """What the ``batched`` executor needs of a job (``"package.module:name"`` names one).
 
     The three calls run in the executor's process; ``finish`` callables run on its writer
-    thread while the next batch runs.
+    threads (several at once) while the next batch runs.
     """
 
     def batch_size(self, context: dict, requested: int | str, pending: int) -> int:
@@ -323,7 +323,11 @@ def _run_batched(units, worker: BatchWorker, context, batch_size, progress, star
             (uid, pool.submit(fn)) for (uid, _), fn in zip(batch, finishers, strict=True)
         )
 
-    with ThreadPoolExecutor(1, thread_name_prefix="livn-writer") as pool:
+    from livn.limits import cores
+
+    # writing is file I/O, zip checksums and copies that mostly release the GIL: several
+    # writers keep up with a GPU that finishes hundreds of 40 MB samples at once
+    with ThreadPoolExecutor(min(4, cores()), thread_name_prefix="livn-writer") as pool:
         try:
             for unit in units:
                 try:
