@@ -136,10 +136,17 @@ class Trial:
         )  # fmt: skip
 
     @classmethod
-    def from_shard(cls, path: str | os.PathLike) -> Trial:
-        """The trial stored in a sample shard or a sweep shard (see the module docstring)."""
+    def from_shard(cls, path: str | os.PathLike, voltage: bool = True) -> Trial:
+        """The trial stored in a sample shard or a sweep shard (see the module docstring).
+
+        Args:
+            path: The ``.npz`` shard.
+            voltage: Read the voltage traces too (``False`` skips them: faster when they are
+                not needed).
+        """
         path = Path(path)
-        meta, arrays = _read_shard(path)
+        meta, arrays = _read_shard(path, () if voltage else ("v", "iv", "voltage",
+                                                                 "voltage_ids"))  # fmt: skip
         kind = meta.get("kind")
         if kind == "sample":
             return _sample_trial(path, meta, arrays)
@@ -178,8 +185,10 @@ class Trial:
         ``output_radius`` (:meth:`livn.io.MEA.lfp`).
         """
         self.require_currents()
-        return np.asarray(self.mea.lfp(self.system.neuron_coordinates, self.im, self.mp),
-                          dtype=np.float32)  # fmt: skip
+        gids, _, distance = self.nearest_electrodes()
+        near = np.isin(self.im, gids[distance <= self.mea.output_radius])  # the only sources
+        return np.asarray(self.mea.lfp(self.system.neuron_coordinates, self.im[near],
+                                       self.mp[near]), dtype=np.float32)  # fmt: skip
 
     def populations(self) -> list[tuple[str, int, int]]:
         """``[(population, first gid, count)]`` in gid order."""
@@ -241,13 +250,13 @@ def _opt(value: Any, dtype: Any) -> np.ndarray | None:
 
 
 # ---------------------------------------------------------------------- reading shards
-def _read_shard(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _read_shard(path: Path, skip: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if not path.is_file():
         raise ConfigError(f"{path}: no such file.")
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            arrays = {k: z[k] for k in z.files if k != "meta"}
+            arrays = {k: z[k] for k in z.files if k != "meta" and k not in skip}
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
         raise SystemFormatError(
             f"{path}: not a livn shard (a .npz with a 'meta' entry) ({type(e).__name__}: {e})."

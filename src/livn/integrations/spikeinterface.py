@@ -177,7 +177,8 @@ def export(source: str | os.PathLike, output: str | os.PathLike | None = None,
     refuse_existing(targets, overwrite)
     written = []
     for shard, target in zip(paths, targets, strict=True):
-        written.append(write(Trial.from_shard(shard), target, overwrite=overwrite, **kwargs))
+        trial = Trial.from_shard(shard, voltage=False)
+        written.append(write(trial, target, overwrite=overwrite, **kwargs))
         if progress is not None:
             progress(written[-1])
     return written
