@@ -133,8 +133,7 @@ def to_nwbfile(trial: Any, potentials: bool = True, units: str = "all",
     # ---------------------------------------------------------------- MEA
     mea = trial.mea
     device = nwb.create_device(
-        name="MEA", description=f"simulated multi-electrode array: {mea.describe()}",
-        manufacturer="livn (simulated)",
+        name="MEA", description=f"multi-electrode array simulated by livn: {mea.describe()}",
     )  # fmt: skip
     group = nwb.create_electrode_group(
         name="MEA", description="the electrodes of the MEA (rel_x/rel_y/rel_z in µm)",
