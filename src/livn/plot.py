@@ -37,8 +37,9 @@ import numpy as np
 
 from livn.errors import ConfigError, did_you_mean, positive_ms, require
 
-__all__ = ["KINDS", "electrode_rates", "population_colors", "population_rates", "raster",
-           "save_plots", "summary", "voltage_traces"]  # fmt: skip
+__all__ = ["KINDS", "channel_rates", "electrode_rates", "figures", "population_colors",
+           "population_rate_traces", "population_rates", "raster", "save_plots", "summary",
+           "voltage_traces"]  # fmt: skip
 
 #: What ``save_plots``/``livn plot --kind`` can draw.
 KINDS: tuple[str, ...] = ("summary", "raster", "electrodes", "rates", "voltage")

@@ -50,7 +50,7 @@ import numpy as np
 
 from livn.errors import ConfigError, require
 
-__all__ = ["export", "output_directory", "to_nwbfile", "write_nwb"]
+__all__ = ["export", "output_directory", "to_nwbfile", "trial_notes", "write_nwb"]
 
 #: Namespace of :func:`uuid.uuid5` for the file identifiers.
 _NAMESPACE = uuid.UUID("6f1c2d4e-8a7b-4c3d-9e5f-0a1b2c3d4e5f")

@@ -43,7 +43,7 @@ import numpy as np
 
 from livn.errors import ConfigError, require
 
-__all__ = ["export", "to_probe", "to_recording", "to_sorting"]
+__all__ = ["CONTACT_RADIUS", "export", "to_probe", "to_recording", "to_sorting", "write"]
 
 #: Drawn radius of the contacts, µm (the simulated electrodes are points).
 CONTACT_RADIUS = 15.0
