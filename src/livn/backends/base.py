@@ -7,7 +7,8 @@ installs its simulator. :func:`load` imports the factory only when an Env is ini
 
 The factory is called as ``factory(system, model, seed=..., delivery=...)`` and returns an
 :class:`Engine`. Backends: ``jax`` (``diffrax`` is the seed's name for it; differentiable,
-batched, GPU), ``neuron`` (RCSD on NEURON with livn's NMODL mechanisms; MPI) and ``brian2``.
+batched, GPU), ``native`` (a fused C kernel compiled for this CPU), ``neuron`` (RCSD on NEURON
+with livn's NMODL mechanisms; MPI) and ``brian2``.
 The stateful simulators share :class:`livn.backends.host.HostEngine`.
 """
 
@@ -122,6 +123,13 @@ REGISTRY["brian2"] = Backend(
     factory="livn.backends.brian2.engine:make_engine",
     requires="brian2",
     extra="brian2",
+    capabilities=frozenset(),
+)
+REGISTRY["native"] = Backend(
+    name="native",
+    factory="livn.backends.native.engine:make_engine",
+    requires="numpy",  # and a C compiler, checked when the kernel is built
+    extra="native",
     capabilities=frozenset(),
 )
 ALIASES: dict[str, str] = {"diffrax": "jax"}
