@@ -111,6 +111,13 @@ REGISTRY: dict[str, Backend] = {
         capabilities=frozenset({"differentiable", "batched", "gpu"}),
     ),
 }
+REGISTRY["native"] = Backend(
+    name="native",
+    factory="livn.backends.native.engine:make_engine",
+    requires="numpy",  # and a C compiler, checked when the kernel is built
+    extra="native",
+    capabilities=frozenset(),
+)
 REGISTRY["neuron"] = Backend(
     name="neuron",
     factory="livn.backends.neuron.engine:make_engine",
@@ -123,13 +130,6 @@ REGISTRY["brian2"] = Backend(
     factory="livn.backends.brian2.engine:make_engine",
     requires="brian2",
     extra="brian2",
-    capabilities=frozenset(),
-)
-REGISTRY["native"] = Backend(
-    name="native",
-    factory="livn.backends.native.engine:make_engine",
-    requires="numpy",  # and a C compiler, checked when the kernel is built
-    extra="native",
     capabilities=frozenset(),
 )
 ALIASES: dict[str, str] = {"diffrax": "jax"}

@@ -9,9 +9,9 @@ with the JAX engine.
 
 * **Numerics**: the model's own step (RCSD: backward Euler with implicit axial coupling,
   gates at the new voltage, pools forward Euler; LIF/Izhikevich: their ``advance``), float64.
-* **Noise**: standard normals from NumPy, ``default_rng([seed, b])`` for the steps
-  ``[b·1024, (b+1)·1024)`` (the Brian2 backend's streams): reproducible from the Env seed and
-  the step, continuing across ``run()`` calls and chunks.
+* **Noise**: standard normals from NumPy (:class:`~livn.backends.host.NoiseStreams`, the
+  Brian2 backend's streams): reproducible from the Env seed and the step, continuing across
+  ``run()`` calls and chunks.
 * **Delivery**: the JAX engine's event path (a ring of future inputs, delay ≥ 2 steps), so
   spikes arrive on the same step; AMPA depression per presynaptic cell at its spike.
 * **Chunks**: a run is advanced in chunks of whole recording blocks, sized so the chunk's
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from livn.backends.host import HostEngine, Injection
+from livn.backends.host import HostEngine, Injection, NoiseStreams
 from livn.backends.native.kernel import NOISE_ROWS, build, kernel_source
 from livn.backends.network import Network, build_network
 from livn.errors import ConfigError
@@ -33,7 +33,6 @@ from livn.errors import ConfigError
 __all__ = ["NativeEngine", "make_engine"]
 
 DELIVERY = ("auto", "gather", "scatter")
-NOISE_BLOCK = 1024  # steps per noise stream block
 
 
 class NativeEngine(HostEngine):
@@ -74,8 +73,7 @@ class NativeEngine(HostEngine):
         self.out_slot = remap[tab["slot"][valid]].astype(np.int64)
         self.out_delay = tab["delay"][valid].astype(np.int64)
         self.out_std = tab["std"][valid].astype(np.uint8)
-        self._noise_key = self.seed
-        self._noise_block: tuple[int, np.ndarray] | None = None
+        self.noise = NoiseStreams(network.num_neurons, self.seed)
         self._noise_active = False
         self._params: dict | None = None
         self._zero_z = np.zeros((1, 2, max(network.num_neurons, 1)), self.real)
@@ -118,8 +116,7 @@ class NativeEngine(HostEngine):
         self.state = _copy(snapshot)
 
     def _seed_noise(self, seed: int) -> None:
-        self._noise_key = int(seed)
-        self._noise_block = None
+        self.noise.reseed(seed)
 
     def _apply(self, params: dict) -> None:
         dt = self.dt
@@ -143,20 +140,8 @@ class NativeEngine(HostEngine):
 
     # ------------------------------------------------------------------ inputs
     def _normals(self, step: int, k: int) -> np.ndarray:
-        """``[k, 2, N]`` standard normals of absolute steps ``[step, step + k)`` (the
-        ``[k, N, 2]`` stream ``default_rng([seed, block])``, excitatory/inhibitory rows)."""
-        n = self.net.num_neurons
-        out = np.empty((k, 2, n), self.real)
-        done = 0
-        while done < k:
-            b, off = divmod(step + done, NOISE_BLOCK)
-            if self._noise_block is None or self._noise_block[0] != b:
-                rng = np.random.default_rng([self._noise_key, b])
-                self._noise_block = (b, rng.standard_normal((NOISE_BLOCK, n, 2)))
-            m = min(k - done, NOISE_BLOCK - off)
-            out[done : done + m] = self._noise_block[1][off : off + m].transpose(0, 2, 1)
-            done += m
-        return out
+        """``[k, 2, N]`` standard normals of absolute steps ``[step, step + k)``."""
+        return np.ascontiguousarray(self.noise.normals(step, k).transpose(0, 2, 1), self.real)
 
     def _inj_tables(self, inj: Injection | None) -> tuple[list[np.ndarray], float]:
         """Per group ``[rows + 1, n_comp, n]`` injection (a zero row last), and its row dt."""
@@ -179,8 +164,8 @@ class NativeEngine(HostEngine):
         n_blocks = n_steps // self.n_sub
         step0 = round(self._t / self.dt)
         injs, inj_dt = self._inj_tables(inj)
-        V = np.zeros((max(n_blocks, 1), n), np.float32)
-        IM = np.zeros((max(n_blocks, 1), n), np.float32)
+        V = np.zeros((max(n_blocks, 1) if record_v else 1, n), np.float32)
+        IM = np.zeros((max(n_blocks, 1) if record_im else 1, n), np.float32)
         width = max(n, 1)
         fired = np.zeros(width, np.int64)
         spk_ids = np.empty(self.chunk * width, np.int64)
@@ -196,8 +181,10 @@ class NativeEngine(HostEngine):
             arrays = []
             for gi in range(len(net.groups)):
                 arrays += [st["groups"][gi], st["tspike"][gi], self._P[gi], self._W[gi], injs[gi]]
+            v_out = V[b0:] if record_v else V  # not recording: a one-row placeholder
+            im_out = IM[b0:] if record_im else IM
             arrays += [st["ring"], self.out_ptr, self.out_slot, self.out_delay, self.out_std,
-                       st["R"], st["tpre"], Z, V[b0:], IM[b0:], spk_ids, spk_t, fired, SPK, TC]  # fmt: skip
+                       st["R"], st["tpre"], Z, v_out, im_out, spk_ids, spk_t, fired, SPK, TC]  # fmt: skip
             ptrs = np.array([a.ctypes.data for a in arrays], np.uintp)
             ints = np.array([step0 + done, k, int(self._noise_active), self.n_sub, record_v,
                              record_im, done, net.ring, net.n_slots + 1, n,

@@ -24,7 +24,9 @@ Per step (the order of :meth:`livn.backends.jax.engine.Engine._step`):
 State is ``float`` (as the JAX engine's) or ``double`` (``precision=64``); times (``t``, the
 last spike, crossing times) are always double. Compiled with ``-O3 -march=native -ffast-math``
 (fast math is what lets the compiler use vector ``exp``/``log``; the scheme's own error is
-orders of magnitude larger than the reassociation it allows).
+orders of magnitude larger than the reassociation it allows) and linked without it, so loading
+the library leaves the process's floating-point mode alone; the kernel flushes denormals to
+zero while it runs (they would slow decaying conductances ~100×) and restores the mode.
 
 The library is built once per source and machine into ``$LIVN_CACHE_DIR/native/<hash>.so``
 (under a file lock, renamed into place atomically), so every later process — each sampling
@@ -52,7 +54,7 @@ __all__ = ["CFLAGS", "KernelSource", "build", "kernel_source"]
 
 #: Rows of a group's parameter table ``P<g>`` (noise coefficients per cell).
 NOISE_ROWS = ("a_e", "b_e", "g_e0", "a_i", "b_i", "g_i0")
-CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC", "-shared"]
+CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC"]
 _DOUBLE_VARS = {"tspike", "tcross", "q_since"}
 _FUNCS = {"int": "(real)", "abs": "FABS", "exp": "EXP", "log": "LOG", "sqrt": "SQRT",
           "clip": "CLIP"}  # fmt: skip
@@ -184,6 +186,9 @@ def kernel_source(network: Any, model: Any, precision: int = 32) -> KernelSource
         "#include <math.h>",
         "#include <stdint.h>",
         "#include <string.h>",
+        "#if defined(__SSE__)",
+        "#include <xmmintrin.h>",
+        "#endif",
         f"typedef {real} real;",
         f"#define EXP exp{sfx}",
         f"#define LOG log{sfx}",
@@ -247,6 +252,10 @@ def kernel_source(network: Any, model: Any, precision: int = 32) -> KernelSource
     args = "void **p, const int64_t *I, const double *F"
     out += [
         f"int64_t livn_run({args}) {{",
+        "#if defined(__SSE__)  /* denormals flushed inside the kernel only (restored on exit) */",
+        "  const unsigned int csr = _mm_getcsr();",
+        "  _mm_setcsr(csr | 0x8040);",
+        "#endif",
         f"  const double dt = {dt!r};",
         "  int64_t a = 0;",
     ]
@@ -319,6 +328,9 @@ def kernel_source(network: Any, model: Any, precision: int = 32) -> KernelSource
         "      }",
         "    }",
         "  }",
+        "#if defined(__SSE__)",
+        "  _mm_setcsr(csr);",
+        "#endif",
         "  return ns;",
         "}",
         "",
@@ -373,12 +385,23 @@ def _compile(src: KernelSource, root: Path, lib_path: Path) -> None:
         c_file = Path(tmp) / f"{lib_path.stem}.c"
         c_file.write_text(src.source)
         so = Path(tmp) / lib_path.name
-        try:
-            proc = subprocess.run([cc, *CFLAGS, str(c_file), "-o", str(so), "-lm"],
-                                  capture_output=True, text=True)  # fmt: skip
-        except OSError as exc:
-            raise ConfigError(f"compiling the native kernel with {cc} failed: {exc}. "
-                              "Set CC to a working C compiler, or use backend='jax'.") from exc  # fmt: skip
+        obj = Path(tmp) / "kernel.o"
+        # compile with fast math, link without it: gcc would otherwise link crtfastmath.o,
+        # which switches the whole process to flush-to-zero when the library is loaded
+        flags = CFLAGS
+        for attempt in (0, 1):  # a compiler without -march=native gets portable code
+            try:
+                proc = subprocess.run([cc, *flags, "-c", str(c_file), "-o", str(obj)],
+                                      capture_output=True, text=True)  # fmt: skip
+                if proc.returncode == 0:
+                    proc = subprocess.run([cc, "-shared", str(obj), "-o", str(so), "-lm"],
+                                          capture_output=True, text=True)  # fmt: skip
+            except OSError as exc:
+                raise ConfigError(f"compiling the native kernel with {cc} failed: {exc}. Set "
+                                  "CC to a working C compiler, or use backend='jax'.") from exc  # fmt: skip
+            if proc.returncode == 0 or attempt:
+                break
+            flags = [f for f in CFLAGS if not f.startswith("-march")]
         if proc.returncode != 0 or not so.exists():
             out = (proc.stdout + proc.stderr).strip().splitlines()
             raise ConfigError(
