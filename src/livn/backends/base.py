@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import shutil
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from livn.errors import ConfigError, MissingDependencyError, did_you_mean
 
-__all__ = ["REGISTRY", "Backend", "Engine", "load", "register", "resolve"]
+__all__ = ["REGISTRY", "Backend", "Engine", "auto_backend", "load", "native_available", "register",
+           "resolve"]  # fmt: skip
 
 
 class Engine(Protocol):
@@ -142,12 +145,44 @@ def register(backend: Backend, *aliases: str) -> None:
         ALIASES[alias] = backend.name
 
 
+def native_available() -> bool:
+    """Whether the native backend can build its kernel here (a C compiler is found)."""
+    return bool(os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc"))
+
+
+def jax_gpu_installed() -> bool:
+    """Whether JAX has a GPU plugin installed (found without importing JAX)."""
+    try:
+        spec = importlib.util.find_spec("jax_plugins")
+    except (ImportError, ValueError):
+        return False
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        if any("cuda" in n or "rocm" in n for n in names):
+            return True
+    return False
+
+
+def auto_backend() -> str:
+    """The backend ``auto`` picks: ``jax`` where JAX has a GPU plugin (batched trials on the
+    device) or no C compiler is found, else ``native`` (the fastest on a CPU)."""
+    if jax_gpu_installed() or not native_available():
+        return "jax"
+    return "native"
+
+
 def resolve(name: Any) -> str:
-    """Canonical backend name; unknown names raise ConfigError listing the valid ones."""
+    """Canonical backend name (``auto``: :func:`auto_backend`); unknown names raise
+    ConfigError listing the valid ones."""
     key = str(name).strip().lower()
+    if key == "auto":
+        return auto_backend()
     key = ALIASES.get(key, key)
     if key not in REGISTRY:
-        names = [*REGISTRY, *ALIASES]
+        names = ["auto", *REGISTRY, *ALIASES]
         raise ConfigError(
             f"unknown backend {name!r} (from LIVN_BACKEND or backend=). Valid: "
             f"{', '.join(names)}.{did_you_mean(str(name).strip().lower(), names)}"
