@@ -12,7 +12,7 @@ Each (backend, workload) runs in a fresh child process — so "setup" and "first
 user's new process pays (imports, build, compile or mechanism loading) — pinned to one core
 unless ``--no-pin``. A backend that cannot run a workload is listed as such.
 
-    python benchmarks/backends.py [--backends jax neuron brian2] [--duration 1000] [--repeat 3]
+    python benchmarks/backends.py [--backends jax native neuron brian2] [--duration 1000] [--repeat 3]
                                   [--workloads rcsd coba] [--mpi [--mpi-duration 200]]
                                   [--no-pin]
 """
@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 
-REQUIRES = {"jax": "jax", "neuron": "neuron", "brian2": "brian2"}
+REQUIRES = {"jax": "jax", "native": "numpy", "neuron": "neuron", "brian2": "brian2"}
 
 
 def child(backend: str, workload: str, duration: float, repeat: int, system: str) -> dict:

@@ -8,6 +8,7 @@ conductances) and is then self-sustained. Prints start-up (import + system build
 compile), wall seconds per simulated second and peak memory.
 
     python benchmarks/engine_coba.py [--duration 1000] [--repeat 3] [--cells 4000]
+                                     [--backend jax|native|brian2]
 """
 
 from __future__ import annotations
@@ -69,13 +70,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cells", type=int, default=4000)
     parser.add_argument("--delivery", default="auto", choices=["auto", "gather", "scatter"])
+    parser.add_argument("--backend", default="jax", help="jax (default), native, brian2")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
     n = args.cells
     out = coba_system(n)
     t_build = time.perf_counter()
-    env = coba_env(out, delivery=args.delivery)  # runs the 50 ms kick (compiles its signature)
+    # runs the 50 ms kick (compiles its signature)
+    env = coba_env(out, delivery=args.delivery, backend=args.backend)
     first = env.run(args.duration)  # compiles the timed signature
     t_ready = time.perf_counter()
     times, spikes = [], []
@@ -86,7 +89,9 @@ def main() -> None:
         spikes.append(len(r.it))
     sim_s = args.duration / 1000.0
     synapses = env.engine.net.num_entries
-    print(f"COBA LIF: {n} cells, {synapses} synapses, dt 0.1 ms, delivery {env.engine.delivery}")
+    delivery = getattr(env.engine, "delivery", "events")
+    print(f"COBA LIF: {n} cells, {synapses} synapses, dt 0.1 ms, backend {env.backend}, "
+          f"delivery {delivery}")  # fmt: skip
     print(f"system build:                {t_build - t0:.2f} s (incl. imports)")
     print(f"start-up (init + compile):   {t_ready - t_build:.2f} s "
           f"(includes 50 ms kick + {sim_s:g} s first run)")  # fmt: skip

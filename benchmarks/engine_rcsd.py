@@ -4,6 +4,7 @@ Case (a) of the engine issue: RCSD on EI2 (100 cells) with background noise, rec
 spikes, voltage and membrane current.
 
     python benchmarks/engine_rcsd.py [--system EI2] [--duration 1000] [--repeat 3]
+                                     [--backend jax|native|neuron|brian2]
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ def main() -> None:
     parser.add_argument("--system", default="EI2")
     parser.add_argument("--duration", type=float, default=1000.0, help="ms per timed run")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--backend", default="jax", help="jax (default), native, neuron, brian2")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
     from livn.env import Env
     from livn.system import predefined
 
-    env = Env(predefined(args.system), seed=1).init()
+    env = Env(predefined(args.system), seed=1, backend=args.backend).init()
     env.apply_model_defaults()
     env.record_spikes()
     env.record_voltage()
@@ -41,7 +43,8 @@ def main() -> None:
         spikes.append(len(r.it))
     sim_s = args.duration / 1000.0
     n = env.system.num_neurons
-    print(f"system {args.system} ({n} cells), RCSD, noise on, recording spikes+voltage+current")
+    print(f"system {args.system} ({n} cells), RCSD, noise on, recording spikes+voltage+current, "
+          f"backend {env.backend}")  # fmt: skip
     print(f"setup (import, build, init): {t1 - t0:.2f} s")
     print(f"first run incl. compile:     {t2 - t1:.2f} s for {sim_s:g} simulated s")
     print(

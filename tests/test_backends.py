@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -14,12 +15,47 @@ from livn.errors import ConfigError, MissingDependencyError
 
 def test_names_aliases_and_the_environment_default(monkeypatch):
     assert resolve("jax") == resolve("diffrax") == resolve(" JAX ") == "jax"
-    assert BACKENDS == {"jax": "jax", "neuron": "neuron", "brian2": "brian2", "diffrax": "jax"}
+    assert BACKENDS == {"jax": "jax", "native": "native", "neuron": "neuron", "brian2": "brian2",
+                        "diffrax": "jax"}  # fmt: skip
     monkeypatch.setenv("LIVN_BACKEND", "diffrax")
     assert default_backend() == "jax"
     monkeypatch.setenv("LIVN_BACKEND", "brian3")
-    with pytest.raises(ConfigError, match=r"unknown backend 'brian3'.*Valid: jax, neuron, brian2, diffrax"):
+    with pytest.raises(ConfigError,
+                       match=r"unknown backend 'brian3'.*Valid: auto, jax, native, neuron, brian2, "
+                             r"diffrax"):  # fmt: skip
         default_backend()
+
+
+def test_auto_picks_native_on_a_cpu_with_a_compiler_else_jax(monkeypatch, tmp_path):
+    from livn.backends import base
+
+    monkeypatch.delenv("LIVN_BACKEND", raising=False)
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setattr(base, "jax_gpu_installed", lambda: False)
+    monkeypatch.setattr(base.shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert default_backend() == resolve("auto") == resolve(" Auto ") == "native"
+    monkeypatch.setenv("LIVN_BACKEND", "")
+    assert default_backend() == "native"
+    monkeypatch.setattr(base.shutil, "which", lambda name: None)  # no C compiler
+    assert default_backend() == "jax"
+    monkeypatch.setenv("CC", "clang")
+    assert default_backend() == "native"
+    monkeypatch.setattr(base, "jax_gpu_installed", lambda: True)  # batched trials on the GPU
+    assert default_backend() == "jax"
+
+
+def test_a_jax_gpu_plugin_is_found_without_importing_jax(monkeypatch, tmp_path):
+    from livn.backends import base
+
+    plugins = tmp_path / "jax_plugins"
+    plugins.mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert not base.jax_gpu_installed() or any(
+        "cuda" in n or "rocm" in n for p in sys.path if os.path.isdir(os.path.join(p, "jax_plugins"))
+        for n in os.listdir(os.path.join(p, "jax_plugins"))
+    )  # fmt: skip
+    (plugins / "xla_cuda12").mkdir()
+    assert base.jax_gpu_installed()
 
 
 def test_env_builds_through_the_registry():

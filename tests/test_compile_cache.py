@@ -26,7 +26,7 @@ SCRIPT = textwrap.dedent("""
     warnings.simplefilter("always")
     with warnings.catch_warnings(record=True) as caught:
         from livn.env import Env
-        env = Env(os.environ.get("LIVN_TEST_SYSTEM", "EI1"), seed=3).init()
+        env = Env(os.environ.get("LIVN_TEST_SYSTEM", "EI1"), seed=3, backend="jax").init()
         env.apply_model_defaults()
         env.record_voltage()
         v = env.run(10.0).v

@@ -10,6 +10,7 @@ are skipped; a model a backend cannot run must be refused with the backends that
 from __future__ import annotations
 
 import importlib.util
+import shutil
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from livn.models.rcsd import ReducedCalciumSomaDendrite
 from livn.stimulus import Stimulus
 from livn.system import predefined
 
-BACKENDS = ["jax", "diffrax", "neuron", "brian2"]
+BACKENDS = ["jax", "diffrax", "native", "neuron", "brian2"]
 #: (backend, model) pairs a backend refuses (it says which backends can run the model).
 UNSUPPORTED = {("neuron", "LIF"), ("neuron", "Izhikevich")}
 MODELS = {"RCSD": ReducedCalciumSomaDendrite, "LIF": LIF, "Izhikevich": Izhikevich}
@@ -42,11 +43,17 @@ def make_env(backend: str, model: str, seed: int = 5) -> Env:
     return env
 
 
+#: The module each backend's simulator needs (native: a C compiler, checked below).
+REQUIRES = {"jax": "jax", "diffrax": "jax", "native": "numpy", "neuron": "neuron",
+            "brian2": "brian2"}  # fmt: skip
+
+
 def _marks(backend: str) -> list:
     marks = [pytest.mark.slow] if backend == "diffrax" else []  # the same engine as "jax"
-    if importlib.util.find_spec("neuron" if backend == "neuron" else backend.replace(
-            "diffrax", "jax")) is None:  # fmt: skip
+    if importlib.util.find_spec(REQUIRES[backend]) is None:
         marks.append(pytest.mark.skip(reason=f"the {backend} simulator is not installed"))
+    if backend == "native" and not (shutil.which("cc") or shutil.which("gcc")):
+        marks.append(pytest.mark.skip(reason="the native backend needs a C compiler"))
     return marks
 
 

@@ -29,7 +29,7 @@ def lowerings():
 
 
 def test_durations_stimuli_weights_and_noise_levels_reuse_the_programs(lowerings):
-    env = Env("EI1", seed=1).init()
+    env = Env("EI1", seed=1, backend="jax").init()
     env.apply_model_defaults()
     env.record_spikes()
     env.record_voltage()
@@ -58,7 +58,7 @@ def test_durations_stimuli_weights_and_noise_levels_reuse_the_programs(lowerings
 def test_a_chunked_run_equals_one_long_block_of_runs():
     """A run longer than a chunk continues exactly like consecutive shorter runs (the noise
     of a block depends on its absolute step, not on how the run is cut)."""
-    env = Env("EI1", seed=4).init()
+    env = Env("EI1", seed=4, backend="jax").init()
     env.apply_model_defaults()
     env.record_spikes()
     env.record_voltage()
@@ -73,7 +73,7 @@ def test_a_chunked_run_equals_one_long_block_of_runs():
 
 
 def test_batches_of_any_duration_reuse_their_program(lowerings):
-    env = Env("EI1", seed=2).init()
+    env = Env("EI1", seed=2, backend="jax").init()
     env.apply_model_defaults()
     env.record_spikes()
     env.record_voltage()

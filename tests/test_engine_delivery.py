@@ -29,7 +29,7 @@ def test_for_each_chunk_visits_every_set_entry_once():
 
 
 def _burst(delivery: str):
-    env = Env(predefined("EI2"), seed=3, delivery=delivery).init()
+    env = Env(predefined("EI2"), seed=3, delivery=delivery, backend="jax").init()
     env.apply_model_defaults()
     env.record_spikes()
     n = env.system.num_neurons
@@ -53,7 +53,7 @@ def test_scatter_and_gather_delivery_agree_under_synchronous_firing():
 
 @pytest.mark.parametrize("delivery", ["scatter", "gather"])
 def test_spike_buffer_overflow_is_counted(delivery):
-    env = Env(predefined("EI2"), seed=3, delivery=delivery).init()
+    env = Env(predefined("EI2"), seed=3, delivery=delivery, backend="jax").init()
     env.apply_model_defaults()
     n = env.system.num_neurons
     pulse = np.zeros((40, n), np.float32)

@@ -63,8 +63,11 @@ def test_same_seed_same_result_different_seed_different():
     assert not np.allclose(a, c)
 
 
-def test_weights_change_without_recompiling(env):
-    env.clear()
+def test_weights_change_without_recompiling():
+    env = Env(predefined("EI1"), seed=42, backend="jax").init()  # the JAX engine's programs
+    env.apply_model_defaults()
+    env.record_spikes()
+    env.record_voltage()
     env.set_noise({"enabled": False})
     stim = Stimulus(array=np.full((int(DURATION), 10), 0.5, dtype=np.float32), dt=1.0)
     base = env.run(DURATION, stimulus=stim)
@@ -74,8 +77,6 @@ def test_weights_change_without_recompiling(env):
     strong = env.run(DURATION, stimulus=stim)
     assert len(env.engine._compiled) == compiled
     assert len(base.it) > 0 and not np.array_equal(base.v, strong.v)
-    env.apply_model_defaults()
-    env.set_noise({"enabled": True})
 
 
 def test_current_injection_makes_cells_fire(env):

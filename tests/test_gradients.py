@@ -23,7 +23,7 @@ T = 15
 
 @pytest.fixture(scope="module")
 def env():
-    e = Env(predefined("EI1"), seed=3).init()
+    e = Env(predefined("EI1"), seed=3, backend="jax").init()
     e.apply_model_defaults()
     e.set_noise({"enabled": False})
     e.record_voltage()

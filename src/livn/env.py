@@ -66,8 +66,9 @@ class Env:
         model: The cell model (default: :class:`~livn.models.rcsd.ReducedCalciumSomaDendrite`).
         io: The IO device (default: the system's ``mea.json``, else the default :class:`MEA`).
         seed: Seed of the background noise (and anything else random in a run).
-        backend: Engine name (``jax``, ``diffrax``, ``neuron``, ``brian2``); default from
-            ``LIVN_BACKEND`` (``jax``).
+        backend: Engine name (``auto``, ``jax``, ``diffrax``, ``native``, ``neuron``,
+            ``brian2``); default from ``LIVN_BACKEND``, else ``auto``: ``native`` on a CPU
+            with a C compiler, ``jax`` where JAX has a GPU (see :mod:`livn.backends`).
         comm: (neuron backend) ``MPI.COMM_WORLD`` to distribute the cells over the ranks
             under ``mpiexec``; every rank receives the whole result.
         subworld_size: (neuron backend, with ``comm``) ranks per independent simulation.

@@ -7,7 +7,8 @@ installs its simulator. :func:`load` imports the factory only when an Env is ini
 
 The factory is called as ``factory(system, model, seed=..., delivery=...)`` and returns an
 :class:`Engine`. Backends: ``jax`` (``diffrax`` is the seed's name for it; differentiable,
-batched, GPU), ``neuron`` (RCSD on NEURON with livn's NMODL mechanisms; MPI) and ``brian2``.
+batched, GPU), ``native`` (a fused C kernel compiled for this CPU), ``neuron`` (RCSD on NEURON
+with livn's NMODL mechanisms; MPI) and ``brian2``.
 The stateful simulators share :class:`livn.backends.host.HostEngine`.
 """
 
@@ -15,12 +16,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import shutil
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from livn.errors import ConfigError, MissingDependencyError, did_you_mean
 
-__all__ = ["REGISTRY", "Backend", "Engine", "load", "register", "resolve"]
+__all__ = ["REGISTRY", "Backend", "Engine", "auto_backend", "load", "native_available", "register",
+           "resolve"]  # fmt: skip
 
 
 class Engine(Protocol):
@@ -110,6 +114,13 @@ REGISTRY: dict[str, Backend] = {
         capabilities=frozenset({"differentiable", "batched", "gpu"}),
     ),
 }
+REGISTRY["native"] = Backend(
+    name="native",
+    factory="livn.backends.native.engine:make_engine",
+    requires="numpy",  # and a C compiler, checked when the kernel is built
+    extra="native",
+    capabilities=frozenset(),
+)
 REGISTRY["neuron"] = Backend(
     name="neuron",
     factory="livn.backends.neuron.engine:make_engine",
@@ -134,12 +145,44 @@ def register(backend: Backend, *aliases: str) -> None:
         ALIASES[alias] = backend.name
 
 
+def native_available() -> bool:
+    """Whether the native backend can build its kernel here (a C compiler is found)."""
+    return bool(os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc"))
+
+
+def jax_gpu_installed() -> bool:
+    """Whether JAX has a GPU plugin installed (found without importing JAX)."""
+    try:
+        spec = importlib.util.find_spec("jax_plugins")
+    except (ImportError, ValueError):
+        return False
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        if any("cuda" in n or "rocm" in n for n in names):
+            return True
+    return False
+
+
+def auto_backend() -> str:
+    """The backend ``auto`` picks: ``jax`` where JAX has a GPU plugin (batched trials on the
+    device) or no C compiler is found, else ``native`` (the fastest on a CPU)."""
+    if jax_gpu_installed() or not native_available():
+        return "jax"
+    return "native"
+
+
 def resolve(name: Any) -> str:
-    """Canonical backend name; unknown names raise ConfigError listing the valid ones."""
+    """Canonical backend name (``auto``: :func:`auto_backend`); unknown names raise
+    ConfigError listing the valid ones."""
     key = str(name).strip().lower()
+    if key == "auto":
+        return auto_backend()
     key = ALIASES.get(key, key)
     if key not in REGISTRY:
-        names = [*REGISTRY, *ALIASES]
+        names = ["auto", *REGISTRY, *ALIASES]
         raise ConfigError(
             f"unknown backend {name!r} (from LIVN_BACKEND or backend=). Valid: "
             f"{', '.join(names)}.{did_you_mean(str(name).strip().lower(), names)}"

@@ -29,7 +29,7 @@ import numpy as np
 
 from livn.errors import ConfigError
 
-__all__ = ["HostEngine", "HostState", "Injection"]
+__all__ = ["HostEngine", "HostState", "Injection", "NoiseStreams"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,41 @@ class Injection:
 
     dt: float
     currents: list[np.ndarray | None]
+
+
+class NoiseStreams:
+    """Standard normals of the background noise, reproducible from a seed and the step.
+
+    The steps ``[b·1024, (b+1)·1024)`` use ``default_rng([seed, b])`` (``[1024, N, 2]``:
+    excitatory and inhibitory normal per cell), so a run gives the same noise however it is
+    split into ``run()`` calls and chunks, and a simulator's own global seed is left alone.
+    """
+
+    BLOCK = 1024  # steps per stream block
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.n = int(n)
+        self.seed = int(seed)
+        self._block: tuple[int, np.ndarray] | None = None
+
+    def reseed(self, seed: int) -> None:
+        """Restart every stream from ``seed``."""
+        self.seed = int(seed)
+        self._block = None
+
+    def normals(self, step: int, k: int) -> np.ndarray:
+        """``[k, N, 2]`` standard normals of absolute steps ``[step, step + k)``."""
+        out = np.empty((k, self.n, 2))
+        done = 0
+        while done < k:
+            b, off = divmod(step + done, self.BLOCK)
+            if self._block is None or self._block[0] != b:
+                rng = np.random.default_rng([self.seed, b])
+                self._block = (b, rng.standard_normal((self.BLOCK, self.n, 2)))
+            m = min(k - done, self.BLOCK - off)
+            out[done : done + m] = self._block[1][off : off + m]
+            done += m
+        return out
 
 
 class HostEngine:

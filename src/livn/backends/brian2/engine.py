@@ -54,7 +54,7 @@ import brian2 as b2
 import numpy as np
 
 from livn.backends.brian2.codegen import group_code
-from livn.backends.host import HostEngine, Injection
+from livn.backends.host import HostEngine, Injection, NoiseStreams
 from livn.backends.network import Network, build_network
 from livn.errors import ConfigError
 from livn.models.base import synapse_physics
@@ -63,7 +63,6 @@ __all__ = ["Brian2Engine", "make_engine"]
 
 TARGETS = ("cython", "numpy")
 DELIVERY = ("auto", "gather", "scatter")
-NOISE_BLOCK = 1024  # steps per noise stream block
 _INIT = "livn_init"
 
 
@@ -116,9 +115,8 @@ class Brian2Engine(HostEngine):
         self.chunk = int(chunk) if chunk else max(256, min(20_000, 4_000_000 // (2 * n)))
         self.rec_steps = max(256, 4_000_000 // n)
         self.rows = max(8, min(512, 2_000_000 // n_comp))  # injection rows per chunk (+ zero)
-        self._noise_block: tuple[int, np.ndarray] | None = None
+        self.noise = NoiseStreams(network.num_neurons, self.seed)
         self._noise_active = False
-        self._noise_key = self.seed
         self._inj_dirty = [False] * len(network.groups)
         self._z_dirty = [False] * len(network.groups)
         self._snapshots: list[str] = []
@@ -244,8 +242,7 @@ class Brian2Engine(HostEngine):
         self.network.restore(snapshot)
 
     def _seed_noise(self, seed: int) -> None:
-        self._noise_key = int(seed)
-        self._noise_block = None
+        self.noise.reseed(seed)
 
     def _apply(self, params: dict) -> None:
         dt = self.dt
@@ -266,20 +263,6 @@ class Brian2Engine(HostEngine):
         )
 
     # ------------------------------------------------------------------ inputs of a chunk
-    def _normals(self, step: int, k: int) -> np.ndarray:
-        """``[k, N, 2]`` standard normals of absolute steps ``[step, step + k)``."""
-        out = np.empty((k, self.net.num_neurons, 2))
-        done = 0
-        while done < k:
-            b, off = divmod(step + done, NOISE_BLOCK)
-            if self._noise_block is None or self._noise_block[0] != b:
-                rng = np.random.default_rng([self._noise_key, b])
-                self._noise_block = (b, rng.standard_normal((NOISE_BLOCK, self.net.num_neurons, 2)))
-            m = min(k - done, NOISE_BLOCK - off)
-            out[done : done + m] = self._noise_block[1][off : off + m]
-            done += m
-        return out
-
     def _fill(self, first: int, k: int, inj: Injection | None, step: int) -> int:
         """Write the input tables for local steps ``[first, first + k)`` (absolute ``step``
         of the first); returns the steps that fit (injection rows may shorten the chunk)."""
@@ -312,7 +295,7 @@ class Brian2Engine(HostEngine):
                     self._inj_dirty[gi] = True
         self.row_table.values[:] = rows
         if self._noise_active:
-            z = self._normals(step, k)
+            z = self.noise.normals(step, k)
             for gi, g in enumerate(self.net.groups):
                 self.z_tables[gi].values[:k] = z[:, g.offset : g.offset + g.n].reshape(k, -1)
                 self._z_dirty[gi] = True
