@@ -463,8 +463,10 @@ class Engine:
                 zero = jnp.zeros_like(cur)
                 cols = [cur if j == g.cell.soma else zero for j in range(g.cell.n_comp)]
                 out.append(jnp.stack(cols, axis=1))
-            else:  # electrode currents [n_channels] through the field maps
-                out.append(jnp.tensordot(x, maps[gi], axes=1))
+            else:  # electrode currents [n_channels] through the field maps; an explicit
+                # product and sum (not tensordot, which vmap turns into a matrix product
+                # summing in another order), so a batch trial equals its single run bit for bit
+                out.append(jnp.sum(x[:, None, None] * maps[gi], axis=0))
         return out
 
     def _run_impl(self, cfg, state, params, stim, stim_dt, key, maps, pos=None):
