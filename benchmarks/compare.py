@@ -1,9 +1,10 @@
-"""livn's JAX engine against the references a user would otherwise pick, side by side, one run.
+"""livn's engines against the references a user would otherwise pick, side by side, one run.
 
 COBA LIF, 4,000 cells (Vogels & Abbott 2005; Brette et al. 2007 benchmark 1), 1 s simulated:
 
 * ours: ``benchmarks/engine_coba.py``'s network (3,200 EXC / 800 INH, 2 %, Δg_e 6 nS,
-  Δg_i 67 nS, τ_m 20 ms, dt 0.1 ms) on the JAX engine, in a fresh process: start-up (imports,
+  Δg_i 67 nS, τ_m 20 ms, dt 0.1 ms) on each of ``--backends`` (default: native, the default
+  on a CPU, and jax), in a fresh process: start-up (imports,
   build, Env, compile, the 50 ms kick and a first run) with a cold compilation cache and again
   in a second process with it warm, and wall seconds per simulated second (median of
   ``--repeat``);
@@ -39,6 +40,7 @@ Targets (issue 12): steady ≥ 20× faster than native, first run ≥ 8× faster
 
     python benchmarks/compare.py [--brian2-python PATH] [--livn200-python PATH]
                                  [--only coba|ei2] [--repeat 3] [--no-pin]
+                                 [--backends native jax]
 """
 
 from __future__ import annotations
@@ -236,7 +238,7 @@ def _describe(label: str, r: dict) -> str:
     )
 
 
-def compare_ei2(livn200: str | None, repeat: int, pin: bool) -> None:
+def compare_ei2(livn200: str | None, repeat: int, pin: bool, backends: list[str]) -> None:
     """The EI2 section (see the module docstring)."""
     print("EI2 RCSD (100 cells), tuned noise, spikes + voltage + current, run(1000) ms")
     if not livn200 or not os.path.exists(livn200):
@@ -255,49 +257,58 @@ def compare_ei2(livn200: str | None, repeat: int, pin: bool) -> None:
     work = tempfile.mkdtemp(prefix="livn-compare-ei2-")
     try:
         system = convert("EI2", os.path.join(work, "EI2"), format="2.0.0")
-        cache = os.path.join(work, "cache")
         args = [system, str(repeat)]
         native = _timed(livn200, LIVN200_EI2, args, core, LIVN_BACKEND="native")
         if "error" in native:
             print(f"  livn 2.0.0 native: failed: {native['error']}")
             return
-        cold = _timed(sys.executable, OURS_EI2, args, core, LIVN_CACHE_DIR=cache)
-        warm = _timed(sys.executable, OURS_EI2, args, core, LIVN_CACHE_DIR=cache)
-        for r in (cold, warm):
-            if "error" in r:
-                print(f"  livn: failed: {r['error']}")
-                return
         print(_describe("livn 2.0.0 native (C):", native))
-        print(_describe(f"livn ({cold['backend']}), cold cache:", cold))
-        print(_describe(f"livn ({warm['backend']}), warm cache:", warm))
+        steady_n = _median(native["steady"])
+        first_n = native["first"] - native["launch"]
+        ours = {}
+        for backend in backends:
+            cache = os.path.join(work, f"cache-{backend}")
+            env = {"LIVN_CACHE_DIR": cache, "LIVN_BACKEND": backend}
+            cold = _timed(sys.executable, OURS_EI2, args, core, **env)
+            warm = _timed(sys.executable, OURS_EI2, args, core, **env)
+            if "error" in cold or "error" in warm:
+                print(f"  livn ({backend}): failed: {cold.get('error') or warm.get('error')}")
+                continue
+            print(_describe(f"livn ({backend}), cold cache:", cold))
+            print(_describe(f"livn ({backend}), warm cache:", warm))
+            ours[backend] = (cold, warm, env)
         with _Load():
             native_l = _timed(livn200, LIVN200_EI2, args, core, LIVN_BACKEND="native")
-            ours_l = _timed(sys.executable, OURS_EI2, args, core, LIVN_CACHE_DIR=cache)
-        steady_n, steady_o = _median(native["steady"]), _median(warm["steady"] + cold["steady"])
-        first_n = native["first"] - native["launch"]
-        first_o = cold["first"] - cold["launch"]
-        warm_start = warm["first"] - warm["launch"] - _median(warm["steady"])
-        print(f"  steady: native / ours {steady_n / steady_o:6.1f}x (target >= 20x)")
-        print(
-            f"  first run(1000) in a fresh process: native / ours (cold cache) "
-            f"{first_n / first_o:5.1f}x (target >= 8x)"
-        )
-        print(
-            f"  warm-cache start (process start to first result, less one steady run): "
-            f"{warm_start:.2f} s (target <= 1.5 s); ready (Env built) after "
-            f"{warm['ready'] - warm['launch']:.2f} s"
-        )
-        if "error" in native_l or "error" in ours_l:
-            print(f"  under load: failed: {native_l.get('error') or ours_l.get('error')}")
-            return
-        slow_n = _median(native_l["steady"]) / steady_n
-        slow_o = _median(ours_l["steady"]) / steady_o
-        print(
-            f"  under load (a busy loop on each core): steady native "
-            f"{_median(native_l['steady']):.3f} s (x{slow_n:.2f}), ours "
-            f"{_median(ours_l['steady']):.3f} s (x{slow_o:.2f}); slowdown ours / native "
-            f"{slow_o / slow_n:.2f} (target <= 1)"
-        )
+            loaded = {b: _timed(sys.executable, OURS_EI2, args, core, **env)
+                      for b, (_c, _w, env) in ours.items()}  # fmt: skip
+        for backend, (cold, warm, _env) in ours.items():
+            steady_o = _median(warm["steady"] + cold["steady"])
+            first_o = cold["first"] - cold["launch"]
+            warm_start = warm["first"] - warm["launch"] - _median(warm["steady"])
+            print(f"  livn ({backend}):")
+            print(f"    steady: native / ours {steady_n / steady_o:6.1f}x (target >= 20x)")
+            print(
+                f"    first run(1000) in a fresh process: native / ours (cold cache) "
+                f"{first_n / first_o:5.1f}x (target >= 8x); warm cache "
+                f"{first_n / (warm['first'] - warm['launch']):5.1f}x"
+            )
+            print(
+                f"    warm-cache start (process start to first result, less one steady run): "
+                f"{warm_start:.2f} s (target <= 1.5 s); ready (Env built) after "
+                f"{warm['ready'] - warm['launch']:.2f} s"
+            )
+            ours_l = loaded[backend]
+            if "error" in native_l or "error" in ours_l:
+                print(f"    under load: failed: {native_l.get('error') or ours_l.get('error')}")
+                continue
+            slow_n = _median(native_l["steady"]) / steady_n
+            slow_o = _median(ours_l["steady"]) / steady_o
+            print(
+                f"    under load (a busy loop on each core): steady native "
+                f"{_median(native_l['steady']):.3f} s (x{slow_n:.2f}), ours "
+                f"{_median(ours_l['steady']):.3f} s (x{slow_o:.2f}); slowdown ours / native "
+                f"{slow_o / slow_n:.2f} (target <= 1)"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -312,6 +323,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="simulated s per run")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--backends", nargs="+", default=["native", "jax"],
+                        help="our backends to measure (default: native jax)")  # fmt: skip
     args = parser.parse_args()
     cpu = platform.processor() or platform.machine()
     try:
@@ -322,7 +335,7 @@ def main() -> None:
     pin = not args.no_pin
     print(f"CPU: {cpu}; {os.cpu_count()} cores; each side pinned to one core: {pin}")
     if args.only != "coba":
-        compare_ei2(args.livn200_python, args.repeat, pin)
+        compare_ei2(args.livn200_python, args.repeat, pin, args.backends)
     if args.only != "ei2":
         compare_coba(args, pin)
 
@@ -330,20 +343,24 @@ def main() -> None:
 def compare_coba(args: argparse.Namespace, pin: bool) -> None:
     """The COBA section (see the module docstring)."""
     here = os.path.dirname(os.path.abspath(__file__))
-    cache = tempfile.mkdtemp(prefix="livn-compare-")  # a fresh compilation cache: cold, then warm
-    ours_args = [str(args.seconds), str(args.repeat), here]
-    ours = _child(sys.executable, OURS_COBA, ours_args, pin, LIVN_CACHE_DIR=cache)
-    warm = _child(sys.executable, OURS_COBA, ours_args, pin, LIVN_CACHE_DIR=cache)
-    shutil.rmtree(cache, ignore_errors=True)
     print(f"COBA LIF 4,000, {args.seconds:g} s simulated per run")
-    if "error" in ours or "error" in warm:
-        print(f"  livn (jax): failed: {ours.get('error') or warm.get('error')}")
-        return
-    print(
-        f"  livn (jax):              run {ours['run_s'] / args.seconds:6.2f} s per simulated s, "
-        f"start-up {ours['startup_s']:6.2f} s (a second process, cache warm: "
-        f"{warm['startup_s']:.2f} s), {ours['rate_hz']:.1f} Hz"
-    )
+    ours_args = [str(args.seconds), str(args.repeat), here]
+    results = {}
+    for backend in args.backends:
+        cache = tempfile.mkdtemp(prefix="livn-compare-")  # a fresh cache: cold, then warm
+        env = {"LIVN_CACHE_DIR": cache, "LIVN_BACKEND": backend}
+        ours = _child(sys.executable, OURS_COBA, ours_args, pin, **env)
+        warm = _child(sys.executable, OURS_COBA, ours_args, pin, **env)
+        shutil.rmtree(cache, ignore_errors=True)
+        if "error" in ours or "error" in warm:
+            print(f"  livn ({backend}): failed: {ours.get('error') or warm.get('error')}")
+            continue
+        results[backend] = ours
+        print(
+            f"  livn ({backend + '):':<8} run {ours['run_s'] / args.seconds:6.2f} s per "
+            f"simulated s, start-up {ours['startup_s']:6.2f} s (a second process, cache warm: "
+            f"{warm['startup_s']:.2f} s), {ours['rate_hz']:.1f} Hz"
+        )
     if not _has_brian2(args.brian2_python):
         print(
             f"  brian2 cpp_standalone:   not installed in {args.brian2_python} "
@@ -359,11 +376,12 @@ def compare_coba(args: argparse.Namespace, pin: bool) -> None:
         f"start-up {b2['startup_s']:6.2f} s (compile {b2['compile_s']:.2f} s), "
         f"{b2['rate_hz']:.1f} Hz"
     )
-    print(
-        f"  ratio livn / brian2:     steady run {ours['run_s'] / b2['run_s']:.2f} "
-        f"(target ≤ 1.0), start-up (cold cache) / Brian2's compile "
-        f"{ours['startup_s'] / b2['compile_s']:.2f} (target ≤ 0.2)"
-    )
+    for backend, ours in results.items():
+        print(
+            f"  ratio livn ({backend}) / brian2: steady run {ours['run_s'] / b2['run_s']:.2f} "
+            f"(target ≤ 1.0), start-up (cold cache) / Brian2's compile "
+            f"{ours['startup_s'] / b2['compile_s']:.2f} (target ≤ 0.2)"
+        )
 
 
 if __name__ == "__main__":
