@@ -328,3 +328,21 @@ def test_import_livn_and_the_exporters_stays_light():
             "'matplotlib', 'jax') if m in sys.modules]\n"
             "assert not heavy, heavy")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_exports_do_not_write_beside_foreign_files(sample_job, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("pynwb")
+    from livn.cli.main import main
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("a user's notes")
+    for to in ("nwb", "spikeinterface"):
+        assert main(["export", str(sample_job), "--to", to, "--output", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "notes.txt" in err and "--output" in err
+    assert main(["plot", str(sample_job), "--output", str(out)]) == 2
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    monkeypatch.setenv("LIVN_OUTPUT_ROOT", str(tmp_path / "allowed"))
+    assert main(["export", str(sample_job), "--to", "nwb", "--output", str(tmp_path / "x")]) == 2
+    assert "outside the allowed location" in capsys.readouterr().err

@@ -275,6 +275,7 @@ def save_plots(source: Any, output: str | os.PathLike | None = None,
     """
     from livn import _fs, limits
     from livn.trial import Trial, refuse_existing, selected_paths
+    from livn.trial import output_directory as checked
 
     require("matplotlib", "plot")
     kinds = _kinds(kinds)
@@ -285,10 +286,11 @@ def save_plots(source: Any, output: str | os.PathLike | None = None,
         trials: Iterable[Any] = [source]
         names = [source.name]
     else:
-        out = Path(output) if output is not None else output_directory(source)
         paths = selected_paths(source, limit)
+        out = Path(output) if output is not None else output_directory(source)
         trials = (Trial.from_shard(p) for p in paths)
         names = [p.stem for p in paths]
+    out = checked(out, lambda e: e.is_file() and e.suffix == ".png", "PNG files")
     suffix = {"summary": "", "raster": "_raster", "electrodes": "_electrodes",
               "rates": "_rates", "voltage": "_voltage"}  # fmt: skip
     refuse_existing([out / f"{n}{suffix[k]}.png" for n in names for k in kinds], overwrite)

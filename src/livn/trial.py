@@ -39,8 +39,8 @@ import numpy as np
 
 from livn.errors import ConfigError, SystemFormatError, did_you_mean, positive_ms
 
-__all__ = ["SAMPLE_CONFIG", "SWEEP_METADATA", "UNITS", "Trial", "load_trials", "refuse_existing",
-           "selected_paths", "trial_paths"]  # fmt: skip
+__all__ = ["SAMPLE_CONFIG", "SWEEP_METADATA", "UNITS", "Trial", "load_trials", "output_directory",
+           "refuse_existing", "selected_paths", "trial_paths"]  # fmt: skip
 
 #: The file beside ``samples/`` that describes a sampling job.
 SAMPLE_CONFIG = "config.json"
@@ -446,3 +446,34 @@ def refuse_existing(targets: Sequence[Path], overwrite: bool) -> None:
             f"{taken[0]}{more} exists; pass --overwrite (overwrite=True) to replace, or choose "
             "another --output directory."
         )
+
+
+def output_directory(path: str | os.PathLike, is_own: Any, what: str) -> Path:
+    """The resolved directory an export or a plot writes into, or a ConfigError.
+
+    The rules of job outputs apply (:func:`livn.workflows.outputs.check_location`: inside
+    ``LIVN_OUTPUT_ROOT`` if set, not inside livn's package, cache or a system directory,
+    creatable), and an existing directory may hold only what ``is_own(entry)`` accepts (the
+    files such exports write) and livn's temporary files: livn never writes beside files it
+    did not make.
+
+    Args:
+        path: The requested directory.
+        is_own: ``is_own(entry: Path) -> bool`` for entries an earlier export of this kind wrote.
+        what: What is written there, for the message (``NWB files``).
+    """
+    # the job-output policy lives with the workflows; imported here, where it is needed
+    from livn.workflows.outputs import check_location
+
+    out = check_location(path)
+    if out.is_dir():
+        foreign = sorted(e.name for e in out.iterdir()
+                         if not (is_own(e) or (e.name.startswith(".") and e.name.endswith(".tmp"))))
+        if foreign:
+            more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+            raise ConfigError(
+                f"output directory {out} already holds files that are not {what}: "
+                f"{', '.join(foreign[:5])}{more}. livn does not write beside them; choose a new "
+                "or empty directory (--output)."
+            )
+    return out

@@ -290,10 +290,12 @@ def export(source: str | os.PathLike, output: str | os.PathLike | None = None,
         The paths written, in index order.
     """
     from livn.trial import Trial, refuse_existing, selected_paths
+    from livn.trial import output_directory as checked
 
     require("pynwb", "nwb")
-    out = Path(output) if output is not None else output_directory(source, "nwb")
     paths = selected_paths(source, limit)
+    out = checked(output if output is not None else output_directory(source, "nwb"),
+                  lambda e: e.is_file() and e.suffix == ".nwb", "NWB files")  # fmt: skip
     targets = [out / f"{p.stem}.nwb" for p in paths]
     refuse_existing(targets, overwrite)
     written = []

@@ -169,10 +169,12 @@ def export(source: str | os.PathLike, output: str | os.PathLike | None = None,
     """
     from livn.integrations.nwb import output_directory
     from livn.trial import Trial, refuse_existing, selected_paths
+    from livn.trial import output_directory as checked
 
     require("spikeinterface.core", "spikeinterface")
-    out = Path(output) if output is not None else output_directory(source, "spikeinterface")
     paths = selected_paths(source, limit)
+    out = checked(output if output is not None else output_directory(source, "spikeinterface"),
+                  lambda e: (e / "livn.json").is_file(), "SpikeInterface exports")  # fmt: skip
     targets = [out / p.stem for p in paths]
     refuse_existing(targets, overwrite)
     written = []
