@@ -87,7 +87,12 @@ def make_task(benchmark: Any, render_mode: str | None = None) -> Any:
         return benchmark
     if isinstance(benchmark, str):
         kwargs = {"render_mode": render_mode} if render_mode is not None else {}
-        return gym.make(benchmark, **kwargs)
+        try:
+            return gym.make(benchmark, **kwargs)
+        except gym.error.Error as e:
+            raise ConfigError(
+                f"benchmark {benchmark!r} is not a Gymnasium env id ({e}); e.g. 'Pendulum-v1'."
+            ) from None
     if callable(benchmark):
         task = benchmark()
         if isinstance(task, gym.Env):
@@ -141,6 +146,13 @@ class Pairing:
                 )
             self.action_space = task.action_space
             self.observation_space = space
+        # the default codecs check their fit to the culture's electrodes now, not at a step
+        from livn.integrations.gym.codecs import channel_groups, feature_count
+
+        if isinstance(encoding, SpaceEncoding):
+            channel_groups(feature_count(encoding.input_space(env)), int(env.io.num_channels))
+        if isinstance(decoding, RateDecoding):
+            decoding.affine(env)
         for need in getattr(decoding, "needs", ("spikes",)):
             record = getattr(env, f"record_{need}", None)
             if record is None:

@@ -203,6 +203,12 @@ class LivnVectorEnv(VectorEnv):
                  decoding: Any = None, *, role: str = "actuator",
                  batch_size: int | None = None) -> None:  # fmt: skip
         check_role(role)
+        if getattr(env, "backend", "jax") != "jax":
+            raise ConfigError(
+                f"LivnVectorEnv runs its cultures as one vmapped program of the JAX engine; the "
+                f"Env uses backend={env.backend!r}. Build it with Env(..., backend='jax'), or use "
+                "gymnasium.vector.SyncVectorEnv of LivnGym envs for other backends."
+            )
         check_env_ready(env)
         if isinstance(benchmark, gym.Env):
             raise ConfigError(
