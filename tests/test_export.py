@@ -346,3 +346,33 @@ def test_exports_do_not_write_beside_foreign_files(sample_job, tmp_path, capsys,
     monkeypatch.setenv("LIVN_OUTPUT_ROOT", str(tmp_path / "allowed"))
     assert main(["export", str(sample_job), "--to", "nwb", "--output", str(tmp_path / "x")]) == 2
     assert "outside the allowed location" in capsys.readouterr().err
+
+
+def test_trial_from_run_checks_its_arguments(run_trial):
+    from types import SimpleNamespace
+
+    from livn.trial import Trial
+
+    env = SimpleNamespace(system=run_trial.system, io=run_trial.mea, seed=7,
+                          model=SimpleNamespace(record_dt=0.1), backend="jax")
+    rec = (run_trial.it, run_trial.t, None, None)
+    assert Trial.from_run(env, rec, duration=60).seed == 7
+    assert Trial.from_run(env, rec, duration=60, seed=9).seed == 9
+    with pytest.raises(ConfigError, match="record_spikes"):
+        Trial.from_run(env, (None, None, None, None), duration=60)
+    with pytest.raises(ConfigError, match="3 items"):
+        Trial.from_run(env, rec[:3], duration=60)
+    with pytest.raises(ConfigError, match="duration"):
+        Trial.from_run(env, rec, duration=-1)
+
+
+def test_the_same_trial_gives_the_same_identifier(run_trial):
+    pytest.importorskip("pynwb")
+    import dataclasses
+
+    from livn.integrations.nwb import to_nwbfile
+
+    a = to_nwbfile(run_trial, potentials=False)
+    b = to_nwbfile(run_trial, potentials=False)
+    c = to_nwbfile(dataclasses.replace(run_trial, seed=8), potentials=False)
+    assert a.identifier == b.identifier != c.identifier

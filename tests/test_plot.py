@@ -163,3 +163,16 @@ def test_bad_kinds_and_sources(trial, tmp_path):
         plot.save_plots(trial, tmp_path, bin_ms=0)
     with pytest.raises(ConfigError, match="dpi"):
         plot.save_plots(trial, tmp_path, dpi=True)
+
+
+def test_summary_without_voltage_says_so(trial):
+    import dataclasses
+
+    from livn import plot
+
+    fig = plot.summary(dataclasses.replace(trial, iv=None, v=None))
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "no voltage recorded" in texts
+    assert len(plot.figures(dataclasses.replace(trial, v=None), ["voltage", "raster"])) == 1
+    with pytest.raises(ConfigError, match=r"record_voltage\(\)"):
+        plot.voltage_traces(dataclasses.replace(trial, v=None))

@@ -99,7 +99,7 @@ class Trial:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_run(cls, env: Any, result: Sequence[Any], duration: float, stimulus: Any = None,
-                 name: str = "run") -> Trial:  # fmt: skip
+                 name: str = "run", seed: int | None = None) -> Trial:  # fmt: skip
         """The trial of ``result = env.run(duration, stimulus)``.
 
         Args:
@@ -109,7 +109,10 @@ class Trial:
             stimulus: The stimulus given to the run (a :class:`~livn.stimulus.Stimulus`, e.g.
                 from ``env.cell_stimulus``), or None.
             name: Name of the trial's files.
+            seed: The run's noise seed; default ``env.seed`` (give it for a trial of
+                ``env.run_batch(..., seeds=...)``).
         """
+        from livn import limits
         from livn.stimulus import Stimulus
 
         duration = positive_ms(duration, "duration")
@@ -129,7 +132,8 @@ class Trial:
             system=env.system, mea=env.io, duration=duration,
             it=np.asarray(it, np.int64).reshape(-1), t=np.asarray(t, np.float64).reshape(-1),
             iv=_opt(iv, np.int64), v=_opt(v, np.float32), im=_opt(im, np.int64),
-            mp=_opt(mp, np.float32), record_dt=record_dt, seed=int(env.seed),
+            mp=_opt(mp, np.float32), record_dt=record_dt,
+            seed=int(env.seed) if seed is None else limits.seed(seed, "seed"),
             stimulus=Stimulus.from_arg(stimulus), name=name,
             metadata={"kind": "run", "model": type(env.model).__name__,
                       "backend": str(env.backend)},
