@@ -1,0 +1,89 @@
+"""Culture envs: environment steps per second of LivnVectorEnv against SyncVectorEnv.
+
+Pendulum-v1 through EI2 (actuator role, default codecs, 20 ms of culture per step, random
+stimulation). ``LivnVectorEnv`` advances ``num_envs`` cultures by one vmapped program of the
+JAX engine (in sub-batches of ``--batch-size``, default 8 on a CPU and all on a GPU);
+``SyncVectorEnv`` steps ``num_envs`` LivnGym envs, each on its own Env, one after another.
+Both are warmed up (compiled) before timing; the figure is sub-environment steps per second
+(``num_envs`` × vector steps / wall s).
+
+    python benchmarks/gym_vector.py [--system EI2] [--step-ms 20] [--sizes 1 8 64]
+        [--steps 10] [--batch-size N] [--only vector|sync] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+
+def _steps_per_second(vec, steps: int, seed: int = 0) -> float:
+    import numpy as np
+
+    vec.reset(seed=seed)
+    vec.action_space.seed(seed)
+    vec.step(vec.action_space.sample())  # warm-up: compiles
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        vec.step(vec.action_space.sample())
+    wall = time.perf_counter() - t0
+    return float(np.float64(vec.num_envs * steps) / wall)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--system", default="EI2")
+    parser.add_argument("--task", default="Pendulum-v1")
+    parser.add_argument("--step-ms", type=float, default=20.0, help="culture ms per env step")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 8, 64])
+    parser.add_argument("--steps", type=int, default=10, help="timed vector steps per size")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--only", choices=["vector", "sync"], default=None)
+    parser.add_argument("--json", default=None, help="write the figures to this file")
+    args = parser.parse_args()
+
+    import gymnasium as gym
+    import jax
+
+    from livn.env import Env
+    from livn.integrations.gym import LivnGym, LivnVectorEnv, RateDecoding
+
+    space = gym.make(args.task).action_space
+
+    def culture():
+        env = Env(args.system, seed=1, backend="jax").init()
+        env.apply_model_defaults()
+        return env
+
+    def single():
+        dec = RateDecoding(duration=args.step_ms, space=space)
+        return LivnGym(gym.make(args.task), culture(), decoding=dec)
+
+    print(f"device: {jax.devices()[0]}; {args.task} through {args.system}, "
+          f"{args.step_ms:g} ms per step; env steps per second")  # fmt: skip
+    print(f"{'num_envs':>8} {'LivnVectorEnv':>14} {'SyncVectorEnv':>14} {'ratio':>6}")
+    rows = []
+    for n in args.sizes:
+        vec_sps = sync_sps = float("nan")
+        if args.only in (None, "vector"):
+            dec = RateDecoding(duration=args.step_ms, space=space)
+            vec = LivnVectorEnv(args.task, culture(), n, decoding=dec,
+                                batch_size=args.batch_size)  # fmt: skip
+            vec_sps = _steps_per_second(vec, args.steps)
+            vec.close()
+        if args.only in (None, "sync"):
+            sync = gym.vector.SyncVectorEnv([single for _ in range(n)])
+            sync_sps = _steps_per_second(sync, args.steps)
+            sync.close()
+        ratio = vec_sps / sync_sps
+        print(f"{n:>8} {vec_sps:>14.1f} {sync_sps:>14.1f} {ratio:>6.2f}", flush=True)
+        rows.append({"num_envs": n, "vector_steps_per_s": vec_sps, "sync_steps_per_s": sync_sps})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"system": args.system, "task": args.task, "step_ms": args.step_ms,
+                       "device": str(jax.devices()[0]), "rows": rows}, f, indent=1)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
