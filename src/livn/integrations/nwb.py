@@ -111,7 +111,7 @@ def to_nwbfile(trial: Any, potentials: bool = True, units: str = "all",
         session_start_time = datetime.datetime.now(datetime.UTC)
     elif not isinstance(session_start_time, datetime.datetime) or session_start_time.tzinfo is None:
         raise ConfigError(
-            f"session_start_time must be timezone-aware (NWB requires it); got "
+            f"session_start_time must be a timezone-aware datetime (NWB requires it); got "
             f"{session_start_time!r}. Pass e.g. datetime.datetime.now(datetime.UTC)."
         )
     notes = trial_notes(trial)
