@@ -7,9 +7,11 @@ The Env contract and the parity with the JAX engine, shared with Brian2, are in
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -52,6 +54,24 @@ def test_new_inputs_do_not_recompile(tmp_path, monkeypatch):
     _env("native").run(3)
     assert sum("-c" in cmd for cmd in builds) == 1  # one compile (and its link)
     assert len(list((tmp_path / "native").glob("*.so"))) == 1
+
+
+def test_concurrent_first_uses_build_once(tmp_path):
+    """Three processes start on an empty cache: one compiles (under the lock), all run."""
+    code = textwrap.dedent("""
+        from livn.env import Env
+        env = Env("EI1", backend="native", seed=1).init()
+        env.record_spikes()
+        print(len(env.run(20).it))
+    """)
+    env = {**os.environ, "LIVN_CACHE_DIR": str(tmp_path)}
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)]  # fmt: skip
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    assert len({o[0].strip() for o in outs}) == 1  # the same run in every process
+    names = sorted(p.name for p in (tmp_path / "native").iterdir() if not p.name.startswith("."))
+    assert len(names) == 2 and names[0].endswith(".c") and names[1].endswith(".so"), names
 
 
 def test_import_livn_does_not_compile_or_load_the_kernel():
