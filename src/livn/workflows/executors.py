@@ -370,6 +370,31 @@ def worker_cpus(processes: int) -> list[int | None]:
     return cpus[:processes]
 
 
+def pin_mpi_rank(comm: Any, MPI: Any) -> int | None:
+    """Pin a simulating rank (every rank but the controller, rank 0) to a core of its node.
+
+    The simulating ranks of a node take its usable CPUs in world-rank order, as local workers
+    do (:func:`worker_cpus`: only with no more of them than CPUs, and not with
+    ``LIVN_PIN_WORKERS=0``); the controller mostly sleeps and stays unpinned. Returns the CPU,
+    or ``None``. Collective over ``comm``.
+    """
+    rank = comm.Get_rank()
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        simulating = [r for r in node.allgather(rank) if r != 0]
+    finally:
+        node.Free()
+    if rank == 0:
+        return None
+    cpu = worker_cpus(len(simulating))[simulating.index(rank)]
+    if cpu is not None:
+        try:
+            os.sched_setaffinity(0, {int(cpu)})
+        except OSError:  # a CPU set the launcher narrowed: leave the placement to it
+            return None
+    return cpu
+
+
 class _Proc:
     """One worker process speaking JSON lines: unit in on stdin, result out on its own pipe."""
 
@@ -574,6 +599,7 @@ def _run_mpi(units, worker, context, nprocs_per_worker, progress, start) -> Repo
         )
     leaders = [1 + k * nprocs_per_worker for k in range(n_workers)]
     mpi.install_excepthook()  # a rank that dies outside a unit ends the job (see livn.mpi)
+    pin_mpi_rank(comm, MPI)
     if rank == 0:
         report = _mpi_controller(comm, MPI, units, leaders, progress, start)
     elif rank in leaders:
