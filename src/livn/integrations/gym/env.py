@@ -126,9 +126,12 @@ class Pairing:
                 f"decoding must be a callable(env, it, t, iv, v, im, mp) with a duration (ms) "
                 f"(e.g. livn.integrations.gym.RateDecoding(duration=20)); got {decoding!r}."
             )
+        from livn import limits
         from livn.errors import positive_ms
 
         self.duration = positive_ms(decoding.duration, "decoding duration")
+        dt = float(getattr(env.engine, "dt", 0.025))
+        limits.steps(self.duration, dt, "decoding duration (the step length)")
         self.encoding, self.decoding = encoding, decoding
         self.task_action_space = task.action_space
         if self.role == "actuator":
@@ -182,9 +185,15 @@ def checked_action(space: Any, action: Any) -> Any:
     other spaces must contain it."""
     if isinstance(space, gym.spaces.Box):
         try:
-            a = np.asarray(action, dtype=space.dtype)
-        except (TypeError, ValueError):
-            raise ConfigError(f"action must be numbers of shape {space.shape}; got {action!r}.") from None
+            a = np.asarray(action)
+            if a.dtype.kind not in "biuf":  # strings, objects, complex: not an action
+                raise TypeError
+            with np.errstate(over="ignore", invalid="ignore"):  # 1e300 -> inf: refused below
+                a = a.astype(space.dtype)
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(
+                f"action must be real numbers of shape {space.shape}; got {action!r:.80}."
+            ) from None
         if a.shape != space.shape:
             if a.size == int(np.prod(space.shape)) and a.ndim <= 1:
                 a = a.reshape(space.shape)
@@ -284,7 +293,7 @@ class LivnGym(gym.Env):
         self.observation_space = self.pairing.observation_space
         self.render_mode = render_mode
         self.culture_seed: int | None = None
-        self._history: deque = deque(maxlen=max(1, int(RASTER_MS / self.duration)))
+        self._history: deque = deque(maxlen=max(1, min(10_000, int(RASTER_MS / self.duration))))
         self._last: dict[str, Any] = {}
         self._owns_culture = False
 
