@@ -406,3 +406,16 @@ def test_make_env_sensor_role_runs():
     assert r == 1.0 and info["culture"]["t"] == pytest.approx(20.0)
     env.close()
     assert json.dumps(info["culture"])  # plain numbers
+
+
+def test_single_env_on_the_default_backend():
+    """LivnGym needs only Env.run and Env.clear: it runs on the default backend (native on
+    CPUs where it is installed), seeded the same way."""
+    env = Env("EI1", seed=1).init()
+    env.apply_model_defaults()
+    g = LivnGym(gym.make("CartPole-v1"), env, role="sensor")
+    _quiet_check(g)
+    a = _episode(g, 3, [0, 1, 0])
+    b = _episode(g, 3, [0, 1, 0])
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1] == b[1]
