@@ -9,9 +9,10 @@ with the JAX engine.
 
 * **Numerics**: the model's own step (RCSD: backward Euler with implicit axial coupling,
   gates at the new voltage, pools forward Euler; LIF/Izhikevich: their ``advance``), float64.
-* **Noise**: standard normals from NumPy (:class:`~livn.backends.host.NoiseStreams`, the
-  Brian2 backend's streams): reproducible from the Env seed and the step, continuing across
-  ``run()`` calls and chunks.
+* **Noise**: the kernel draws the standard normals itself, counter-based (a hash of the
+  seed's key, the step and the cell, then Box–Muller; ``kernel.NORMALS_C``): reproducible
+  from the Env seed and the absolute step, the same however a run is split into ``run()``
+  calls and chunks, with no stream state to save or restore.
 * **Delivery**: the JAX engine's event path (a ring of future inputs, delay ≥ 2 steps), so
   spikes arrive on the same step; AMPA depression per presynaptic cell at its spike.
 * **Chunks**: a run is advanced in chunks of whole recording blocks, sized so the chunk's
@@ -25,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from livn.backends.host import HostEngine, Injection, NoiseStreams
+from livn.backends.host import HostEngine, Injection
 from livn.backends.native.kernel import NOISE_ROWS, build, kernel_source
 from livn.backends.network import Network, build_network
 from livn.errors import ConfigError
 
-__all__ = ["NativeEngine", "make_engine"]
+__all__ = ["NativeEngine", "make_engine", "noise_key"]
 
 DELIVERY = ("auto", "gather", "scatter")
 
@@ -73,10 +74,9 @@ class NativeEngine(HostEngine):
         self.out_slot = remap[tab["slot"][valid]].astype(np.int64)
         self.out_delay = tab["delay"][valid].astype(np.int64)
         self.out_std = tab["std"][valid].astype(np.uint8)
-        self.noise = NoiseStreams(network.num_neurons, self.seed)
+        self._key = noise_key(self.seed)
         self._noise_active = False
         self._params: dict | None = None
-        self._zero_z = np.zeros((1, 2, max(network.num_neurons, 1)), self.real)
         self._zero_inj = [np.zeros((1, g.cell.n_comp, g.n), self.real) for g in network.groups]
         self._reset()
 
@@ -116,7 +116,7 @@ class NativeEngine(HostEngine):
         self.state = _copy(snapshot)
 
     def _seed_noise(self, seed: int) -> None:
-        self.noise.reseed(seed)
+        self._key = noise_key(seed)
 
     def _apply(self, params: dict) -> None:
         dt = self.dt
@@ -139,10 +139,6 @@ class NativeEngine(HostEngine):
         )
 
     # ------------------------------------------------------------------ inputs
-    def _normals(self, step: int, k: int) -> np.ndarray:
-        """``[k, 2, N]`` standard normals of absolute steps ``[step, step + k)``."""
-        return np.ascontiguousarray(self.noise.normals(step, k).transpose(0, 2, 1), self.real)
-
     def _inj_tables(self, inj: Injection | None) -> tuple[list[np.ndarray], float]:
         """Per group ``[rows + 1, n_comp, n]`` injection (a zero row last), and its row dt."""
         if inj is None:
@@ -176,7 +172,6 @@ class NativeEngine(HostEngine):
         done = 0
         while done < n_steps:
             k = min(self.chunk, n_steps - done)
-            Z = self._normals(step0 + done, k) if self._noise_active else self._zero_z
             b0 = done // self.n_sub
             arrays = []
             for gi in range(len(net.groups)):
@@ -184,10 +179,10 @@ class NativeEngine(HostEngine):
             v_out = V[b0:] if record_v else V  # not recording: a one-row placeholder
             im_out = IM[b0:] if record_im else IM
             arrays += [st["ring"], self.out_ptr, self.out_slot, self.out_delay, self.out_std,
-                       st["R"], st["tpre"], Z, v_out, im_out, spk_ids, spk_t, fired, SPK, TC]  # fmt: skip
+                       st["R"], st["tpre"], v_out, im_out, spk_ids, spk_t, fired, SPK, TC]  # fmt: skip
             ptrs = np.array([a.ctypes.data for a in arrays], np.uintp)
             ints = np.array([step0 + done, k, int(self._noise_active), self.n_sub, record_v,
-                             record_im, done, net.ring, net.n_slots + 1, n,
+                             record_im, done, net.ring, net.n_slots + 1, n, self._key,
                              *(t.shape[0] for t in injs)], np.int64)  # fmt: skip
             floats = np.array([inj_dt, self._t, self._on], np.float64)
             ns = self.kernel(ptrs.ctypes.data, ints.ctypes.data, floats.ctypes.data)
@@ -196,6 +191,12 @@ class NativeEngine(HostEngine):
             done += k
         return (np.concatenate(ids), np.concatenate(times), V[:n_blocks] if record_v else None,
                 IM[:n_blocks] if record_im else None)  # fmt: skip
+
+
+def noise_key(seed: int) -> int:
+    """The kernel's 32-bit noise key of an Env seed (NumPy's seed hashing, so nearby seeds
+    give unrelated keys)."""
+    return int(np.random.SeedSequence(int(seed)).generate_state(1, np.uint32)[0])
 
 
 def _copy(state: dict) -> dict:

@@ -50,7 +50,7 @@ import numpy as np
 
 from livn.errors import ConfigError
 
-__all__ = ["CFLAGS", "KernelSource", "build", "kernel_source"]
+__all__ = ["CFLAGS", "KernelSource", "build", "kernel_source", "sample_normals"]
 
 #: Rows of a group's parameter table ``P<g>`` (noise coefficients per cell).
 NOISE_ROWS = ("a_e", "b_e", "g_e0", "a_i", "b_i", "g_i0")
@@ -58,6 +58,45 @@ CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp-simd", "-fPIC"]
 _DOUBLE_VARS = {"tspike", "tcross", "q_since"}
 _FUNCS = {"int": "(real)", "abs": "FABS", "exp": "EXP", "log": "LOG", "sqrt": "SQRT",
           "clip": "CLIP"}  # fmt: skip
+
+
+#: The background noise's standard normals, counter-based: one hash of (key, step) per step,
+#: then per cell two more and a Box–Muller pair (excitatory, inhibitory). It vectorises with
+#: the cell loop, keeps no state, and gives the same numbers however a run is split.
+NORMALS_C = """
+static inline uint32_t livn_mix(uint32_t x) {  /* lowbias32 (C. Wellons) */
+  x ^= x >> 16; x *= 0x7feb352dU; x ^= x >> 15; x *= 0x846ca68bU; x ^= x >> 16;
+  return x;
+}
+static inline uint32_t livn_step_hash(uint32_t key, uint64_t step) {
+  return livn_mix(key ^ livn_mix((uint32_t)step ^ livn_mix((uint32_t)(step >> 32) + 0x9e3779b9U)));
+}
+static inline void livn_normals(uint32_t h_step, uint32_t cell, real *z0, real *z1) {
+  const uint32_t a = livn_mix(h_step ^ (cell * 0x9e3779b1U + 0x632be5abU));
+  const uint32_t b = livn_mix(a ^ 0x85ebca6bU);
+  const float u1 = (float)((a >> 8) + 1u) * (1.0f / 16777216.0f);  /* (0, 1] */
+  const float u2 = (float)(b >> 8) * (1.0f / 16777216.0f);         /* [0, 1) */
+  const float r = sqrtf(-2.0f * logf(u1));
+  const float th = 6.283185307179586f * u2 - 3.141592653589793f;  /* [-pi, pi) */
+  /* two sines, not cos and sin: the compiler would fuse those into one complex sincos,
+     which does not vectorise */
+  *z0 = (real)(r * sinf(th + 1.5707963267948966f));
+  *z1 = (real)(r * sinf(th));
+}
+int64_t livn_sample_normals(uint32_t key, int64_t step0, int64_t k, int64_t n, float *out) {
+  /* [k, n, 2]: the normals of steps step0 .. step0 + k - 1 as the kernel draws them */
+  for (int64_t s = 0; s < k; s++) {
+    const uint32_t h = livn_step_hash(key, (uint64_t)(step0 + s));
+    for (int64_t i = 0; i < n; i++) {
+      real z0, z1;
+      livn_normals(h, (uint32_t)i, &z0, &z1);
+      out[(s * n + i) * 2] = (float)z0;
+      out[(s * n + i) * 2 + 1] = (float)z1;
+    }
+  }
+  return k * n;
+}
+"""
 
 
 class KernelSource:
@@ -137,7 +176,7 @@ def _group_statements(gi: int, group: Any, physics: Any, dt: float):
         # point-conductance noise: exact OU update from the step's standard normals
         gc.decls += ["ge1 : 1", "gi1 : 1"]
         p = lambda row: cg.Expr(f"P{gi}[{row} * n + i]")  # noqa: E731
-        z = lambda col: cg.Expr(f"Z_s[{col} * N + {group.offset} + i]")  # noqa: E731
+        z = lambda col: cg.Expr(f"z{col}")  # noqa: E731  (the cell's normals of the step)
         gc.let("ge1", p(0) * cg.Expr("ge1") + p(1) * z(0))
         gc.let("gi1", p(3) * cg.Expr("gi1") + p(4) * z(1))
         gne = gc.let("gne_", cg.XP.clip(p(2) + cg.Expr("ge1"), 0.0, np.inf) * cg.Expr("noise_on"))
@@ -199,6 +238,7 @@ def kernel_source(network: Any, model: Any, precision: int = 32) -> KernelSource
         "  return x < lo ? lo : (x > hi ? hi : x);",
         "}",
         "static const double ms = 1.0;",
+        NORMALS_C,
         "",
     ]
     groups = network.groups
@@ -220,7 +260,7 @@ def kernel_source(network: Any, model: Any, precision: int = 32) -> KernelSource
         out += [
             f"static void group{gi}(int64_t n, real *restrict S, double *restrict TS,",
             f"    const real *restrict P{gi}, const real *restrict W{gi}, const real *restrict ring_r,",
-            "    const real *restrict Z_s, int64_t N, const real *restrict INJ_t, real noise_on,",
+            "    uint32_t h_step, int noisy, const real *restrict INJ_t, real noise_on,",
             "    double t,",
             "    real *restrict SPK, double *restrict TC) {",
             "  const double dt = " + repr(dt) + ";",
@@ -230,6 +270,8 @@ def kernel_source(network: Any, model: Any, precision: int = 32) -> KernelSource
         ]
         out += [f"    real {name} = S[{row} * n + i];" for row, name in enumerate(state)]
         out.append("    double tspike = TS[i];")
+        out.append("    real z0 = 0, z1 = 0;")
+        out.append(f"    if (noisy) livn_normals(h_step, (uint32_t)({_g.offset} + i), &z0, &z1);")
         for name in assigned:
             out.append(f"    {'double' if name in _DOUBLE_VARS else 'real'} {name};")
         for st in stmts:
@@ -270,18 +312,18 @@ def kernel_source(network: Any, model: Any, precision: int = 32) -> KernelSource
         "  const int64_t *out_delay = (const int64_t *)p[a++];",
         "  const uint8_t *out_std = (const uint8_t *)p[a++];",
         "  double *R = (double *)p[a++]; double *tpre = (double *)p[a++];",
-        "  const real *Z = (const real *)p[a++];",
         "  float *V = (float *)p[a++]; float *IM = (float *)p[a++];",
         "  int64_t *spk_ids = (int64_t *)p[a++]; double *spk_t = (double *)p[a++];",
         "  int64_t *fired = (int64_t *)p[a++];",
         "  real *SPK = (real *)p[a++]; double *TC = (double *)p[a++];",
-        "  const int64_t step0 = I[0], k = I[1], zs = I[2], n_sub = I[3], rec_v = I[4],",
+        "  const int64_t step0 = I[0], k = I[1], noisy = I[2], n_sub = I[3], rec_v = I[4],",
         "      rec_im = I[5], inj_step0 = I[6], D = I[7], RW = I[8], N = I[9];",
         "  const double inj_dt = F[0], t_run0 = F[1];",
+        "  const uint32_t key = (uint32_t)I[10];",
         "  const real noise_on = (real)F[2];",
     ]
     for gi, g in enumerate(groups):
-        out.append(f"  const int64_t n{gi} = {g.n}, rows{gi} = I[{10 + gi}];")
+        out.append(f"  const int64_t n{gi} = {g.n}, rows{gi} = I[{11 + gi}];")
     out += [
         "  int64_t ns = 0;",
         "  for (int64_t s = 0; s < k; s++) {",
@@ -289,7 +331,7 @@ def kernel_source(network: Any, model: Any, precision: int = 32) -> KernelSource
         "    const double t = step * dt;",
         "    const int64_t r = step % D;",
         "    real *ring_r = ring + r * RW;",
-        "    const real *Z_s = Z + (s * zs) * N * 2;",
+        "    const uint32_t h_step = livn_step_hash(key, (uint64_t)step);",
         "    int64_t ti = (int64_t)floor((inj_step0 + s) * dt / inj_dt + 1e-4);",
         "    const int rec = (s + 1) % n_sub == 0;",
         "    const int64_t blk = (s + 1) / n_sub - 1;",
@@ -298,7 +340,7 @@ def kernel_source(network: Any, model: Any, precision: int = 32) -> KernelSource
     for gi, (g, _state, _stmts, _v, _im) in enumerate(bodies):
         out += [
             f"    {{ const int64_t tr = ti < rows{gi} ? ti : rows{gi} - 1;",
-            f"      group{gi}(n{gi}, S{gi}, TS{gi}, P{gi}, W{gi}, ring_r, Z_s, N,",
+            f"      group{gi}(n{gi}, S{gi}, TS{gi}, P{gi}, W{gi}, ring_r, h_step, (int)noisy,",
             f"             INJ{gi} + tr * n{gi} * {g.cell.n_comp}, noise_on, t, SPK, TC);",
             f"      for (int64_t i = 0; i < n{gi}; i++) if (SPK[i] > 0.5) {{",
             f"        fired[nf++] = {g.offset} + i;",
@@ -411,3 +453,15 @@ def _compile(src: KernelSource, root: Path, lib_path: Path) -> None:
             )
         os.replace(c_file, root / c_file.name)  # the source beside its library, for reading
         os.replace(so, lib_path)
+
+
+def sample_normals(run: Any, key: int, step0: int, k: int, n: int) -> np.ndarray:
+    """``[k, n, 2]`` float32: the noise normals the kernel of ``run`` (from :func:`build`)
+    draws for cells ``0..n-1`` at steps ``step0 ..`` with ``key`` (for tests)."""
+    fn = run.library.livn_sample_normals
+    fn.restype = ctypes.c_int64
+    fn.argtypes = [ctypes.c_uint32, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                   ctypes.c_void_p]  # fmt: skip
+    out = np.empty((k, n, 2), np.float32)
+    fn(key, step0, k, n, out.ctypes.data)
+    return out
