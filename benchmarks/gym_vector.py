@@ -4,11 +4,12 @@ Pendulum-v1 through EI2 (actuator role, default codecs, 20 ms of culture per ste
 stimulation). ``LivnVectorEnv`` advances ``num_envs`` cultures by one vmapped program of the
 JAX engine (in sub-batches of ``--batch-size``, default 8 on a CPU and all on a GPU);
 ``SyncVectorEnv`` steps ``num_envs`` LivnGym envs, each on its own Env, one after another.
-Both are warmed up (compiled) before timing; the figure is sub-environment steps per second
-(``num_envs`` × vector steps / wall s).
+Both are warmed up (compiled) before timing, then take turns for ``--rounds`` rounds of
+``--steps`` vector steps (so that a busy machine slows both alike); the figure is the median
+over rounds of sub-environment steps per second (``num_envs`` × vector steps / wall s).
 
     python benchmarks/gym_vector.py [--system EI2] [--step-ms 20] [--sizes 1 8 64]
-        [--steps 10] [--batch-size N] [--only vector|sync] [--json FILE]
+        [--steps 5] [--rounds 3] [--batch-size N] [--only vector|sync] [--json FILE]
 """
 
 from __future__ import annotations
@@ -18,17 +19,18 @@ import json
 import time
 
 
-def _steps_per_second(vec, steps: int, seed: int = 0) -> float:
-    import numpy as np
-
+def _warm(vec, seed: int = 0) -> None:
     vec.reset(seed=seed)
     vec.action_space.seed(seed)
-    vec.step(vec.action_space.sample())  # warm-up: compiles
+    vec.step(vec.action_space.sample())  # compiles
+
+
+def _rate(vec, steps: int) -> float:
+    """Sub-environment steps per second over ``steps`` vector steps."""
     t0 = time.perf_counter()
     for _ in range(steps):
         vec.step(vec.action_space.sample())
-    wall = time.perf_counter() - t0
-    return float(np.float64(vec.num_envs * steps) / wall)
+    return vec.num_envs * steps / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -37,7 +39,8 @@ def main() -> None:
     parser.add_argument("--task", default="Pendulum-v1")
     parser.add_argument("--step-ms", type=float, default=20.0, help="culture ms per env step")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 8, 64])
-    parser.add_argument("--steps", type=int, default=10, help="timed vector steps per size")
+    parser.add_argument("--steps", type=int, default=5, help="timed vector steps per round")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds (median reported)")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--only", choices=["vector", "sync"], default=None)
     parser.add_argument("--json", default=None, help="write the figures to this file")
@@ -45,6 +48,7 @@ def main() -> None:
 
     import gymnasium as gym
     import jax
+    import numpy as np
 
     from livn.env import Env
     from livn.integrations.gym import LivnGym, LivnVectorEnv, RateDecoding
@@ -65,20 +69,28 @@ def main() -> None:
     print(f"{'num_envs':>8} {'LivnVectorEnv':>14} {'SyncVectorEnv':>14} {'ratio':>6}")
     rows = []
     for n in args.sizes:
-        vec_sps = sync_sps = float("nan")
+        envs = {}
         if args.only in (None, "vector"):
             dec = RateDecoding(duration=args.step_ms, space=space)
-            vec = LivnVectorEnv(args.task, culture(), n, decoding=dec,
-                                batch_size=args.batch_size)  # fmt: skip
-            vec_sps = _steps_per_second(vec, args.steps)
-            vec.close()
+            envs["vector"] = LivnVectorEnv(args.task, culture(), n, decoding=dec,
+                                           batch_size=args.batch_size)  # fmt: skip
         if args.only in (None, "sync"):
-            sync = gym.vector.SyncVectorEnv([single for _ in range(n)])
-            sync_sps = _steps_per_second(sync, args.steps)
-            sync.close()
-        ratio = vec_sps / sync_sps
-        print(f"{n:>8} {vec_sps:>14.1f} {sync_sps:>14.1f} {ratio:>6.2f}", flush=True)
-        rows.append({"num_envs": n, "vector_steps_per_s": vec_sps, "sync_steps_per_s": sync_sps})
+            envs["sync"] = gym.vector.SyncVectorEnv([single for _ in range(n)])
+        for vec in envs.values():
+            _warm(vec)
+        # the two take turns, round by round, so that a busy machine slows both alike
+        rates: dict[str, list[float]] = {k: [] for k in envs}
+        for _ in range(args.rounds):
+            for name, vec in envs.items():
+                rates[name].append(_rate(vec, args.steps))
+        for vec in envs.values():
+            vec.close()
+        med = {k: float(np.median(v)) if v else float("nan") for k, v in
+               ((k, rates.get(k, [])) for k in ("vector", "sync"))}  # fmt: skip
+        ratio = med["vector"] / med["sync"]
+        print(f"{n:>8} {med['vector']:>14.1f} {med['sync']:>14.1f} {ratio:>6.2f}", flush=True)
+        rows.append({"num_envs": n, "vector_steps_per_s": med["vector"],
+                     "sync_steps_per_s": med["sync"], "rounds": rates})  # fmt: skip
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"system": args.system, "task": args.task, "step_ms": args.step_ms,

@@ -18,9 +18,11 @@ action, and returns its first observation with reward 0 and no termination or tr
 
 Batching on a CPU. vmap does not make a CPU core faster, and very wide batches are slower per
 culture on XLA:CPU (larger working set); cultures are therefore run in sub-batches of
-``batch_size`` (default :data:`CPU_BATCH` on a CPU, all of them on a GPU) by the same compiled
-program. The win over a ``SyncVectorEnv`` of single envs is one program call, one encoding and
-one decoding pass per sub-batch instead of per culture (benchmarks/gym_vector.py).
+``batch_size`` by the same compiled program (default: ``num_envs`` split over the usable
+cores, at most :data:`CPU_BATCH` per sub-batch; all of them at once on a GPU). The sub-batches
+are dispatched before any result is read, so XLA:CPU runs them on several cores at once; with
+one program call per sub-batch instead of one ``Env.run`` per culture, that is where the win
+over a ``SyncVectorEnv`` of single envs comes from (benchmarks/gym_vector.py).
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ class CultureBatch:
         num_envs: Number of cultures.
         duration: Length of a step, ms.
         batch_size: Cultures per compiled call (the last sub-batch is padded); default
-            :data:`CPU_BATCH` on a CPU, ``num_envs`` elsewhere.
+            ``num_envs`` split over the usable cores, at most :data:`CPU_BATCH` per call, on a
+            CPU (sub-batches are dispatched together, so XLA may run them on several cores);
+            ``num_envs`` elsewhere.
     """
 
     def __init__(self, env: Any, num_envs: int, duration: float,
@@ -79,8 +83,9 @@ class CultureBatch:
         self.engine = env.engine
         self.num_envs = limits.integer(num_envs, "num_envs", 1, 65536)
         cpu = jax.default_backend() == "cpu"
-        if batch_size is None:
-            batch_size = min(self.num_envs, CPU_BATCH) if cpu else self.num_envs
+        if batch_size is None:  # on a CPU: sub-batches for every core, at most CPU_BATCH each
+            per_core = math.ceil(self.num_envs / limits.cores())
+            batch_size = min(per_core, CPU_BATCH) if cpu else self.num_envs
         self.batch_size = min(limits.integer(batch_size, "batch_size", 1, 65536), self.num_envs)
         self.n_batches = math.ceil(self.num_envs / self.batch_size)
         self.duration = duration
@@ -157,11 +162,14 @@ class CultureBatch:
         gids = self.engine.net.gids
         out: list[tuple[np.ndarray, np.ndarray]] = []
         overflow = 0
-        for b in range(self.n_batches):
+        bufs = []
+        for b in range(self.n_batches):  # dispatch every sub-batch first: they may run at once
             stim = currents[b * s : (b + 1) * s].astype(np.float32)
             state, buf = fn(self.states[b], self._keys_of(b), stim, self.env.params,
                             np.float32(dt))  # fmt: skip
             self.states[b] = state
+            bufs.append(buf)
+        for buf in bufs:
             ids, times, count, over = (np.asarray(x) for x in buf)
             overflow += int(over.sum())
             for r in range(s):
