@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["XP", "Expr", "GroupCode", "group_code"]
+__all__ = ["XP", "Expr", "GroupCode", "cell_step", "group_code", "noise_inputs", "synaptic_inputs"]
 
 
 def fmt(x: Any) -> str:
@@ -249,39 +249,76 @@ class GroupCode:
         return Expr(name)
 
 
-def _inputs(gc: GroupCode, cell: Any, channels: list, physics: Any, dt: float, gi: int):
-    """Synaptic and noise conductances per compartment; returns ``(g_in, ge_in, i_inj)``."""
-    n_comp = cell.n_comp
-    g_in: list[Any] = [0.0] * n_comp
-    ge_in: list[Any] = [0.0] * n_comp
+def synaptic_inputs(gc: GroupCode, cell: Any, channels: list, physics: Any, dt: float,
+                    arrival) -> tuple[list, list]:  # fmt: skip
+    """Dual-exponential channels (``A``, ``B`` per channel) driven by ``arrival(ci)`` (the
+    release of the step, an :class:`Expr`), with the NMDA block at the target's voltage.
+
+    Returns per-compartment ``(g_in, ge_in)``: Σ g and Σ g·E of the channels.
+    """
+    g_in: list[Any] = [0.0] * cell.n_comp
+    ge_in: list[Any] = [0.0] * cell.n_comp
     for ci, ch in enumerate(channels):
         k = ch.kinetics
-        gc.decls += [f"A{ci} : 1", f"B{ci} : 1", f"inc{ci} : 1", f"w{ci} : 1 (shared)"]
-        arrival = Expr(f"(inc{ci} * w{ci})")
+        gc.decls += [f"A{ci} : 1", f"B{ci} : 1"]
+        arr = arrival(ci)
         if k.tau_rise > 0:
-            gc.let(f"A{ci}", Expr(f"A{ci}") * float(np.exp(-dt / k.tau_rise)) + arrival)
-        gc.let(f"B{ci}", Expr(f"B{ci}") * float(np.exp(-dt / k.tau_decay)) + arrival)
-        gc.step.append(f"inc{ci} = 0")
+            gc.let(f"A{ci}", Expr(f"A{ci}") * float(np.exp(-dt / k.tau_rise)) + arr)
+        gc.let(f"B{ci}", Expr(f"B{ci}") * float(np.exp(-dt / k.tau_decay)) + arr)
         g = Expr(f"(B{ci} - A{ci})") if k.tau_rise > 0 else Expr(f"B{ci}")
         if k.nmda:
             g = g * physics.mg_block(XP, Expr(f"v_{k.target}"))
         g = gc.let(f"gsyn{ci}_", g)
         g_in[k.target] = g_in[k.target] + g
         ge_in[k.target] = ge_in[k.target] + g * float(k.e)
-    # point-conductance noise: exact OU update (standard normals from the livn_z table)
-    gc.decls += ["ge1 : 1", "gi1 : 1", "a_e : 1", "b_e : 1", "g_e0 : 1", "a_i : 1",
-                 "b_i : 1", "g_i0 : 1", "noise_on : 1 (shared)", "t0 : second (shared)"]  # fmt: skip
-    gc.step.append("q_lt = t - t0")
-    gc.step.append(f"ge1 = a_e * ge1 + b_e * livn_z{gi}(q_lt, 2 * i)")
-    gc.step.append(f"gi1 = a_i * gi1 + b_i * livn_z{gi}(q_lt, 2 * i + 1)")
-    gne = gc.let("gne_", Expr("clip(g_e0 + ge1, 0, inf) * noise_on"))
-    gni = gc.let("gni_", Expr("clip(g_i0 + gi1, 0, inf) * noise_on"))
+    return g_in, ge_in
+
+
+def noise_inputs(gc: GroupCode, cell: Any, g_in: list, ge_in: list, coeff, z_e: Any, z_i: Any,
+                 noise_on: Any) -> tuple[list, list]:  # fmt: skip
+    """Point-conductance noise (exact OU update of ``ge1``, ``gi1`` from the step's standard
+    normals ``z_e``, ``z_i``; ``coeff(name)`` is the expression of ``a_e``, ``b_e``, ``g_e0``,
+    ``a_i``, ``b_i`` or ``g_i0``) added to the inputs; returns them as temporaries."""
+    gc.decls += ["ge1 : 1", "gi1 : 1"]
+    gc.let("ge1", coeff("a_e") * Expr("ge1") + coeff("b_e") * z_e)
+    gc.let("gi1", coeff("a_i") * Expr("gi1") + coeff("b_i") * z_i)
+    gne = gc.let("gne_", XP.clip(coeff("g_e0") + Expr("ge1"), 0.0, math.inf) * noise_on)
+    gni = gc.let("gni_", XP.clip(coeff("g_i0") + Expr("gi1"), 0.0, math.inf) * noise_on)
+    g_in, ge_in = list(g_in), list(ge_in)
     g_in[cell.noise_e_comp] = g_in[cell.noise_e_comp] + gne
     ge_in[cell.noise_e_comp] = ge_in[cell.noise_e_comp] + gne * float(cell.noise_e_rev)
     g_in[cell.noise_i_comp] = g_in[cell.noise_i_comp] + gni
     ge_in[cell.noise_i_comp] = ge_in[cell.noise_i_comp] + gni * float(cell.noise_i_rev)
-    g_in = [gc.let(f"gin{j}_", g) for j, g in enumerate(g_in)]
-    ge_in = [gc.let(f"gein{j}_", g) for j, g in enumerate(ge_in)]
+    return ([gc.let(f"gin{j}_", g) for j, g in enumerate(g_in)],
+            [gc.let(f"gein{j}_", g) for j, g in enumerate(ge_in)])  # fmt: skip
+
+
+def cell_step(gc: GroupCode, cell: Any, dt: float, g_in, ge_in, i_inj) -> None:
+    """The cell update and spike test of the group's model (RCSD or a point model)."""
+    if hasattr(cell, "cell") and hasattr(cell.cell, "g_axial"):  # RCSD compartment chain
+        _rcsd(gc, cell, dt, g_in, ge_in, i_inj)
+    else:
+        _point(gc, cell, dt, g_in, ge_in, i_inj)
+
+
+def _inputs(gc: GroupCode, cell: Any, channels: list, physics: Any, dt: float, gi: int):
+    """Synaptic and noise conductances per compartment; returns ``(g_in, ge_in, i_inj)``."""
+    n_comp = cell.n_comp
+    for ci in range(len(channels)):
+        gc.decls += [f"inc{ci} : 1", f"w{ci} : 1 (shared)"]
+
+    def arrival(ci: int) -> Expr:  # written by on_pre into inc<ci>; consumed here
+        gc.step.append(f"q_arr{ci} = inc{ci} * w{ci}")
+        gc.step.append(f"inc{ci} = 0")
+        return Expr(f"q_arr{ci}")
+
+    g_in, ge_in = synaptic_inputs(gc, cell, channels, physics, dt, arrival)
+    # point-conductance noise: standard normals from the livn_z table
+    gc.decls += ["a_e : 1", "b_e : 1", "g_e0 : 1", "a_i : 1", "b_i : 1", "g_i0 : 1",
+                 "noise_on : 1 (shared)", "t0 : second (shared)"]  # fmt: skip
+    gc.step.append("q_lt = t - t0")
+    g_in, ge_in = noise_inputs(gc, cell, g_in, ge_in, Expr, Expr(f"livn_z{gi}(q_lt, 2 * i)"),
+                               Expr(f"livn_z{gi}(q_lt, 2 * i + 1)"), Expr("noise_on"))  # fmt: skip
     # injected current: a row of the livn_inj table, chosen by the livn_row table
     gc.step.append("q_row = livn_row(q_lt)")
     i_inj = [gc.let(f"iinj{j}_", Expr(f"livn_inj{gi}(q_row * {fmt(dt)} * ms, {n_comp} * i + {j})"))
@@ -425,10 +462,7 @@ def group_code(cell: Any, channels: list, physics: Any, dt: float, gi: int) -> G
     _SINK.append(gc)
     try:
         g_in, ge_in, i_inj = _inputs(gc, cell, channels, physics, dt, gi)
-        if hasattr(cell, "cell") and hasattr(cell.cell, "g_axial"):  # RCSD compartment chain
-            _rcsd(gc, cell, dt, g_in, ge_in, i_inj)
-        else:
-            _point(gc, cell, dt, g_in, ge_in, i_inj)
+        cell_step(gc, cell, dt, g_in, ge_in, i_inj)
     finally:
         _SINK.pop()
     return gc

@@ -153,46 +153,20 @@ def _group_statements(gi: int, group: Any, physics: Any, dt: float):
     from livn.backends.brian2 import codegen as cg
 
     cell, channels = group.cell, group.channels
-    n_comp = cell.n_comp
     gc = cg.GroupCode()
     cg._SINK.append(gc)
     try:
-        g_in: list[Any] = [0.0] * n_comp
-        ge_in: list[Any] = [0.0] * n_comp
-        for ci, ch in enumerate(channels):
-            k = ch.kinetics
-            gc.decls += [f"A{ci} : 1", f"B{ci} : 1"]
-            arrival = gc.let(f"arr{ci}_", cg.Expr(f"(ring_r[{group.slot_offset} + {ci} * n + i]"
-                                                  f" * W{gi}[{ci}])"))  # fmt: skip
-            if k.tau_rise > 0:
-                gc.let(f"A{ci}", cg.Expr(f"A{ci}") * float(np.exp(-dt / k.tau_rise)) + arrival)
-            gc.let(f"B{ci}", cg.Expr(f"B{ci}") * float(np.exp(-dt / k.tau_decay)) + arrival)
-            g = cg.Expr(f"(B{ci} - A{ci})") if k.tau_rise > 0 else cg.Expr(f"B{ci}")
-            if k.nmda:
-                g = g * physics.mg_block(cg.XP, cg.Expr(f"v_{k.target}"))
-            g = gc.let(f"gsyn{ci}_", g)
-            g_in[k.target] = g_in[k.target] + g
-            ge_in[k.target] = ge_in[k.target] + g * float(k.e)
-        # point-conductance noise: exact OU update from the step's standard normals
-        gc.decls += ["ge1 : 1", "gi1 : 1"]
-        p = lambda row: cg.Expr(f"P{gi}[{row} * n + i]")  # noqa: E731
-        z = lambda col: cg.Expr(f"z{col}")  # noqa: E731  (the cell's normals of the step)
-        gc.let("ge1", p(0) * cg.Expr("ge1") + p(1) * z(0))
-        gc.let("gi1", p(3) * cg.Expr("gi1") + p(4) * z(1))
-        gne = gc.let("gne_", cg.XP.clip(p(2) + cg.Expr("ge1"), 0.0, np.inf) * cg.Expr("noise_on"))
-        gni = gc.let("gni_", cg.XP.clip(p(5) + cg.Expr("gi1"), 0.0, np.inf) * cg.Expr("noise_on"))
-        g_in[cell.noise_e_comp] = g_in[cell.noise_e_comp] + gne
-        ge_in[cell.noise_e_comp] = ge_in[cell.noise_e_comp] + gne * float(cell.noise_e_rev)
-        g_in[cell.noise_i_comp] = g_in[cell.noise_i_comp] + gni
-        ge_in[cell.noise_i_comp] = ge_in[cell.noise_i_comp] + gni * float(cell.noise_i_rev)
-        g_in = [gc.let(f"gin{j}_", g) for j, g in enumerate(g_in)]
-        ge_in = [gc.let(f"gein{j}_", g) for j, g in enumerate(ge_in)]
-        i_inj = [gc.let(f"iinj{j}_", cg.Expr(f"INJ_t[{j} * n + i]"))
-                 for j in range(n_comp)]  # fmt: skip
-        if hasattr(cell, "cell") and hasattr(cell.cell, "g_axial"):  # RCSD compartment chain
-            cg._rcsd(gc, cell, dt, g_in, ge_in, i_inj)
-        else:
-            cg._point(gc, cell, dt, g_in, ge_in, i_inj)
+        def arrival(ci: int) -> Any:  # the channel's slot of the ring row of this step
+            return cg.Expr(f"(ring_r[{group.slot_offset} + {ci} * n + i] * W{gi}[{ci}])")
+
+        g_in, ge_in = cg.synaptic_inputs(gc, cell, channels, physics, dt, arrival)
+        rows = {name: row for row, name in enumerate(NOISE_ROWS)}
+        coeff = lambda name: cg.Expr(f"P{gi}[{rows[name]} * n + i]")  # noqa: E731
+        # z0, z1: the cell's normals of the step (drawn in the loop, NORMALS_C)
+        g_in, ge_in = cg.noise_inputs(gc, cell, g_in, ge_in, coeff, cg.Expr("z0"),
+                                      cg.Expr("z1"), cg.Expr("noise_on"))  # fmt: skip
+        i_inj = [gc.let(f"iinj{j}_", cg.Expr(f"INJ_t[{j} * n + i]")) for j in range(cell.n_comp)]
+        cg.cell_step(gc, cell, dt, g_in, ge_in, i_inj)
     finally:
         cg._SINK.pop()
     state, im = [], None
