@@ -310,6 +310,9 @@ class _Painted(gym.Env):
 
 def test_render_rgb_array(ei1):
     g = LivnGym(_Painted("rgb_array"), ei1, render_mode="rgb_array")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check_env(g)  # with its render checks
     g.reset(seed=0)
     for _ in range(3):
         g.step(np.ones(16, np.float32))

@@ -43,7 +43,8 @@ from livn.decoding import Decoding
 from livn.encoding import ElectrodePulses, Encoding
 from livn.errors import ConfigError, require
 
-__all__ = ["RateDecoding", "SpaceEncoding", "channel_groups", "channel_rates", "to_unit"]
+__all__ = ["RateDecoding", "SpaceEncoding", "channel_groups", "channel_membership", "channel_rates",
+           "to_unit"]
 
 
 def _spaces():
@@ -113,31 +114,23 @@ def channel_groups(n_features: int, n_channels: int) -> list[np.ndarray]:
     return np.array_split(np.arange(n_channels), n_features)
 
 
-#: ``{(id(env), radius): (io, coordinates, [C, N] membership)}`` reused by :func:`channel_rates`.
-_MEMBERS: dict[tuple[int, float | None], tuple[Any, Any, np.ndarray]] = {}
-
-
-def _membership(env: Any) -> np.ndarray:
-    """``[C, N]`` 1 where electrode ``c`` observes cell ``gid`` (the MEA's ``output_radius``)."""
-    key = (id(env), None)
+def channel_membership(env: Any) -> np.ndarray:
+    """``[C, N]`` 1 where electrode ``c`` (the MEA's column order) observes cell ``gid``
+    (within the MEA's ``output_radius``), else 0."""
     io, nc = env.io, env.system.neuron_coordinates
-    hit = _MEMBERS.get(key)
-    if hit is not None and hit[0] is io and hit[1] is nc:
-        return hit[2]
     members = io.observed_neurons(nc)
     m = np.zeros((io.num_channels, int(env.system.num_neurons)))
     for row, c in enumerate(np.asarray(io.channel_ids)):
         gids = np.asarray(members.get(int(c), []), dtype=np.int64)
         m[row, gids] = 1.0
-    if len(_MEMBERS) > 64:
-        _MEMBERS.clear()
-    _MEMBERS[key] = (io, nc, m)
     return m
 
 
-def channel_rates(env: Any, it: ArrayLike | None, t: ArrayLike | None, duration: float) -> np.ndarray:
+def channel_rates(env: Any, it: ArrayLike | None, t: ArrayLike | None, duration: float,
+                  membership: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """``[C]`` float64 spikes per second seen by each electrode of ``env.io`` in a run of
-    ``duration`` ms (spikes with ``0 <= t <= duration``; Hz)."""
+    ``duration`` ms (spikes with ``0 <= t <= duration``; Hz). ``membership`` is
+    :func:`channel_membership` of ``env`` if the caller keeps it."""
     n = int(env.system.num_neurons)
     if it is None or t is None:
         raise ConfigError(
@@ -147,7 +140,8 @@ def channel_rates(env: Any, it: ArrayLike | None, t: ArrayLike | None, duration:
     times = np.asarray(t, dtype=np.float64).reshape(-1)
     keep = (times >= 0.0) & (times <= duration) & (ids >= 0) & (ids < n)
     counts = np.bincount(ids[keep], minlength=n).astype(np.float64)
-    return _membership(env) @ counts / (duration / 1000.0)
+    m = channel_membership(env) if membership is None else membership
+    return m @ counts / (duration / 1000.0)
 
 
 @dataclass(frozen=True)
@@ -241,7 +235,9 @@ class RateDecoding(Decoding):
                     f"RateDecoding maps into Box and Discrete spaces; got {self.space!r}. Pass "
                     "your own decoding=callable(env, it, t, iv, v, im, mp) with a duration."
                 )
-        self._maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # per MEA (keyed by id, kept with the MEA): the affine map and the electrode membership
+        self._maps: dict[int, tuple[Any, np.ndarray, np.ndarray]] = {}
+        self._members: dict[int, tuple[Any, Any, np.ndarray]] = {}
 
     def output_space(self, env: Any) -> Any:
         """The space of the decoded values."""
@@ -252,9 +248,9 @@ class RateDecoding(Decoding):
     def affine(self, env: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(W [d, C], b [d])`` of the map from rates (Hz) to the target (module rules)."""
         n_ch = int(env.io.num_channels)
-        cached = self._maps.get(n_ch)
-        if cached is not None:
-            return cached
+        cached = self._maps.get(id(env.io))
+        if cached is not None and cached[0] is env.io:
+            return cached[1], cached[2]
         space = self.output_space(env)
         spaces = _spaces()
         discrete = isinstance(space, spaces.Discrete)
@@ -275,13 +271,18 @@ class RateDecoding(Decoding):
         else:
             w = _matrix(self.weights, "weights", (d, n_ch))
         b = lo.copy() if self.bias is None else _matrix(self.bias, "bias", (d,))
-        self._maps[n_ch] = (w, b)
+        self._maps[id(env.io)] = (env.io, w, b)
         return w, b
 
     def __call__(self, env: Any, it: ArrayLike | None, t: ArrayLike | None,
                  iv: ArrayLike | None = None, v: ArrayLike | None = None,
                  im: ArrayLike | None = None, mp: ArrayLike | None = None) -> Any:  # fmt: skip
-        rates = channel_rates(env, it, t, self.duration)
+        key = id(env.io)
+        hit = self._members.get(key)
+        if hit is None or hit[0] is not env.io or hit[1] is not env.system:
+            hit = (env.io, env.system, channel_membership(env))
+            self._members[key] = hit
+        rates = channel_rates(env, it, t, self.duration, hit[2])
         return self.from_rates(env, rates)
 
     def from_rates(self, env: Any, rates: np.ndarray) -> Any:

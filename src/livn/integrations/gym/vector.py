@@ -356,6 +356,8 @@ class LivnVectorEnv(VectorEnv):
             currents, dt = self._currents(task_obs)
             spikes = self.batch.run(currents, dt)
             obs_list = [self.pairing.observation(self._decode(s)) for s in spikes]
+            for i in range(n):
+                infos = self._add_info(infos, {"culture_spikes": len(spikes[i][0])}, i)
         self._autoreset = terminated | truncated
         self._obs = concatenate(self.single_observation_space, obs_list, self._obs)
         return self._obs.copy(), rewards, terminated, truncated, infos
