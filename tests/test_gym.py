@@ -357,15 +357,21 @@ def _singles(system, n, task, role):
     return out
 
 
+@pytest.mark.parametrize("system", ["EI1", pytest.param("EI2", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("role", ROLES)
-def test_vector_env_equals_single_envs_and_autoresets(ei1, role):
+def test_vector_env_equals_single_envs_and_autoresets(ei1, system, role):
     """Sub-env i is a LivnGym reset with seed + i, also across NEXT_STEP autoresets."""
     def task():
         return gym.make("Pendulum-v1", max_episode_steps=3)
 
     n = 3
-    vec = LivnVectorEnv(task, ei1, n, role=role, batch_size=2)  # two sub-batches, one padded
-    singles = _singles("EI1", n, task, role)
+    if system == "EI1":
+        culture = ei1
+    else:
+        culture = Env(system, seed=1, backend="jax").init()
+        culture.apply_model_defaults()
+    vec = LivnVectorEnv(task, culture, n, role=role, batch_size=2)  # two sub-batches, one padded
+    singles = _singles(system, n, task, role)
     obs, _ = vec.reset(seed=10)
     np.testing.assert_array_equal(obs, np.stack([s.reset(seed=10 + i)[0]
                                                  for i, s in enumerate(singles)]))  # fmt: skip
