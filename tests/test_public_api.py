@@ -32,6 +32,13 @@ PUBLIC = {
     "livn.workflows.shards": ["write_shard", "read_shard", "read_meta", "shard_indices"],
     "livn.workflows.dataset": ["merge", "publish"],
     "livn.distributed": ["DistributedEnv"],
+    "livn.backends": ["BACKENDS", "REGISTRY", "auto_backend", "default_backend", "load", "resolve"],
+    "livn.trial": ["Trial", "load_trials"],
+    "livn.plot": ["raster", "electrode_rates", "population_rates", "voltage_traces", "summary",
+                  "save_plots"],
+    "livn.integrations.gym": ["LivnGym", "LivnVectorEnv", "SpaceEncoding", "RateDecoding"],
+    "livn.integrations.nwb": ["to_nwbfile", "write_nwb", "export"],
+    "livn.integrations.spikeinterface": ["to_recording", "to_sorting", "to_probe", "export"],
     "livn.workflows.sweeps": ["Batch", "BatchConfig", "expand", "count", "get_pattern", "PATTERNS",
                               "iter_stimuli"],
     "livn.errors": [
