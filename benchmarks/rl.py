@@ -192,6 +192,12 @@ def load_transitions(args: argparse.Namespace, out: Path) -> tuple[Any, dict[str
     from livn.errors import ConfigError
     from livn.integrations.replay import dataset_transitions, load_dataset
 
+    try:
+        import datasets
+
+        datasets.disable_progress_bars()
+    except ImportError:
+        pass
     info: dict[str, Any] = {}
     if args.dataset is None:
         directory = dataset_dir(args, out)
@@ -219,7 +225,7 @@ def load_transitions(args: argparse.Namespace, out: Path) -> tuple[Any, dict[str
                 f"the dataset {directory} has {step:g}-ms steps, the benchmark {args.step_ms:g} "
                 f"ms; pass --step-ms {step:g}."
             )
-    data = load_dataset(directory, split="train")
+    data = load_dataset(directory)  # all its samples (train+test)
     t0 = time.perf_counter()
     tr = dataset_transitions(data, make_task(args), args.system, step_ms=args.step_ms)
     info |= {"path": str(directory), "rows": len(data), "transitions": len(tr.rewards),
@@ -396,11 +402,11 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     runs: dict[str, dict] = {}
     target = None
     if not args.replay:
-        for run in ("bare", "livn"):
-            if args.only in (None, run):
-                print(f"training {run} ({args.steps} steps)...", flush=True)
-                runs[run] = train(run, args, out)
-                print(describe(runs[run]), flush=True)
+        for name in ("bare", "livn"):
+            if args.only in (None, name):
+                print(f"training {name} ({args.steps} steps)...", flush=True)
+                runs[name] = train(name, args, out)
+                print(describe(runs[name]), flush=True)
         title = f"SAC on {args.task}: bare vs through {args.system}"
     else:
         transitions, dataset = load_transitions(args, out)
@@ -412,14 +418,17 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
             baseline = train("livn", args, out)
         else:
             print(f"livn baseline read from {out / 'livn.json'}", flush=True)
+        bare = saved_run(out, "bare", args)
+        if bare is not None:  # an earlier plain run of the same settings: drawn for reference
+            runs["bare"] = bare
         runs["livn"] = baseline
         print(describe(baseline), flush=True)
         print(f"training replay ({args.steps} steps)...", flush=True)
         runs["replay"] = train("replay", args, out, transitions, dataset)
         print(describe(runs["replay"]), flush=True)
         target = args.target if args.target is not None else baseline["final_smoothed_return"]
-        reach = {name: steps_to(r["episodes"], target, args.smooth) if target is not None else None
-                 for name, r in runs.items()}  # fmt: skip
+        reach = {name: steps_to(runs[name]["episodes"], target, args.smooth)
+                 if target is not None else None for name in ("livn", "replay")}  # fmt: skip
         saved = (reach["livn"] - reach["replay"]
                  if reach["livn"] is not None and reach["replay"] is not None else None)  # fmt: skip
         summary["replay"] = {"target_return": target, "steps_to_target": reach,
