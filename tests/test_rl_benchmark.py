@@ -162,8 +162,9 @@ def test_a_sampled_dataset_replays_a_livngym_episode(tmp_path):
                          "encoding_kwargs": {"steps": steps, "amplitude_uA": 30.0, "hold": 3},
                          "record": ["spikes"], "output_directory": str(tmp_path / "ds")})  # fmt: skip
     job.launch(executor="serial")
-    job.merge(test_size=0.0)
-    data = load_dataset(tmp_path / "ds", split="train")
+    job.merge()  # one sample in train, one in test: load_dataset reads both
+    data = load_dataset(tmp_path / "ds")
+    assert len(data) == 2
     tr = dataset_transitions(data, "Pendulum-v1", "EI1", step_ms=STEP)
     assert len(tr.rewards) == 2 * steps
 
@@ -184,6 +185,52 @@ def test_a_sampled_dataset_replays_a_livngym_episode(tmp_path):
             assert tr.rewards[i] == pytest.approx(reward, rel=1e-5)
     assert spikes > 0  # the culture responded, so equal torques are not equal silences
     assert len(set(np.round(tr.task_actions[:, 0], 4))) > 1
+
+
+# ---------------------------------------------------------------------------- the benchmark
+def _benchmark():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rl_benchmark", ROOT / "benchmarks" / "rl.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_curve_smoothing_and_steps_to_target():
+    rl = _benchmark()
+    curve = [{"step": 200 * (i + 1), "return": r} for i, r in enumerate([-1500, -900, -300, -1100])]
+    assert rl.smoothed([e["return"] for e in curve], 2) == [-1500, -1200, -600, -700]
+    assert rl.steps_to(curve, -650, 2) == 600  # the smoothed curve first reaches it at episode 3
+    assert rl.steps_to(curve, -650, 1) == 600 and rl.steps_to(curve, -1000, 1) == 400
+    assert rl.steps_to(curve, -100, 2) is None
+
+
+def test_fill_buffer_stores_the_transitions_as_sac_does():
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import SAC
+
+    rl = _benchmark()
+    env = Env("EI1")
+    c = env.io.num_channels
+    rng = np.random.default_rng(1)
+    rows = [{"seed": s, "t_end": 4 * STEP, "features": rng.uniform(0, 1, 4 * c),
+             "trial_it": [[]], "trial_t": [[]]} for s in (3, 4)]  # fmt: skip
+    tr = dataset_transitions(rows, "Pendulum-v1", env)
+    args = rl.parse_args(["--quick", "--system", "EI1"])
+    task = rl.make_task(args)
+    space = gym.spaces.Box(0.0, 1.0, (c,), np.float32)
+    model = SAC("MlpPolicy", gym.wrappers.TransformAction(task, lambda a: a[:1], space),
+                buffer_size=100, device="cpu")  # fmt: skip
+    assert rl.fill_buffer(model, tr) == 8
+    buf = model.replay_buffer
+    np.testing.assert_allclose(buf.actions[:8, 0], 2 * tr.actions - 1, rtol=1e-6)
+    np.testing.assert_allclose(buf.observations[:8, 0], tr.obs)
+    np.testing.assert_allclose(buf.next_observations[:8, 0], tr.next_obs)
+    np.testing.assert_allclose(buf.rewards[:8, 0], tr.rewards, rtol=1e-6)
+    # the last step of each row: done, as a time-limit end (bootstrapped), not a termination
+    assert buf.dones[:8, 0].tolist() == [0, 0, 0, 1] * 2
+    assert buf.timeouts[:8, 0].tolist() == [0, 0, 0, 1] * 2
 
 
 # ---------------------------------------------------------------------------- end to end
