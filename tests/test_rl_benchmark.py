@@ -114,6 +114,8 @@ def test_missing_columns_are_named():
     ds = datasets.Dataset.from_dict({"index": [0], "trial_t": [[[1.0]]]})
     with pytest.raises(ConfigError, match=r"lacks the column\(s\) seed, t_end, features, trial_it "):
         dataset_transitions(ds, "Pendulum-v1", Env("EI1"))
+    with pytest.raises(ConfigError, match="pass one split"):
+        dataset_transitions(datasets.DatasetDict({"train": ds}), "Pendulum-v1", Env("EI1"))
     check_columns(REQUIRED_COLUMNS)  # all there: no error
 
 

@@ -185,6 +185,11 @@ def _rows(data: Any) -> tuple[list[str], Iterator[Mapping[str, Any]], int]:
     """Column names, an iterator over row dicts and the row count of ``data``: a Hugging Face
     ``Dataset``, a mapping of columns, or a sequence of row mappings."""
     names = getattr(data, "column_names", None)
+    if isinstance(names, dict):  # a DatasetDict
+        raise ConfigError(
+            f"got a dataset with splits {', '.join(map(str, names))}; pass one split, e.g. "
+            "dataset['train'] (or load_dataset(path) for all of a merged directory's samples)."
+        )
     if isinstance(names, list) and hasattr(data, "__iter__") and not isinstance(data, Mapping):
         return list(names), iter(data), len(data)
     if isinstance(data, Mapping):
@@ -300,22 +305,29 @@ def dataset_transitions(data: Any, task: Any = "Pendulum-v1", system: Any = "EI2
     return Transitions(**arrays)
 
 
-def load_dataset(source: str | os.PathLike, split: str = "train", name: str | None = None) -> Any:
-    """One split of a sampling dataset: a directory merged by ``livn systems sample --merge``
-    (its config name read from ``merge.json``) or a Hugging Face dataset id (needs ``name``,
-    e.g. ``EI2``). Needs ``livn[datasets]``."""
+def load_dataset(source: str | os.PathLike, split: str | None = None,
+                 name: str | None = None) -> Any:  # fmt: skip
+    """A sampling dataset as one ``datasets.Dataset``: a directory merged by ``livn systems
+    sample --merge`` (config name and splits read from its ``merge.json``; ``split=None`` joins
+    all of them, ``train+test``) or a Hugging Face dataset id (needs ``name``, the system, e.g.
+    ``EI2``; ``split=None`` reads ``train``). Needs ``livn[datasets]``."""
     from livn.errors import require
 
     datasets = require("datasets", "datasets")
     path = Path(os.path.expanduser(os.fspath(source)))
     if path.is_dir():
-        record = path / "merge.json"
-        if not record.is_file():
+        record_path = path / "merge.json"
+        if not record_path.is_file():
             hint = (" It holds a sampling job: merge it with `livn systems sample "
                     f"output_directory={path} --merge`." if (path / "config.json").is_file()
                     else "")  # fmt: skip
             raise ConfigError(f"{path} is not a merged livn dataset (no merge.json).{hint}")
-        name = name or json.loads(record.read_text("utf-8"))["system_name"]
+        record = json.loads(record_path.read_text("utf-8"))
+        name = name or record["system_name"]
+        if split is None:
+            split = "+".join(s for s in ("train", "test")
+                             if record.get("splits", {}).get(name, {}).get(s))  # fmt: skip
+            split = split or "train"
         source = str(path)
     elif name is None:
         raise ConfigError(
@@ -323,6 +335,6 @@ def load_dataset(source: str | os.PathLike, split: str = "train", name: str | No
             "(the system, e.g. name='EI2')."
         )
     try:
-        return datasets.load_dataset(str(source), name=name, split=split)
+        return datasets.load_dataset(str(source), name=name, split=split or "train")
     except ValueError as e:  # an unknown split or config
         raise ConfigError(f"cannot load split {split!r} of {source} (config {name!r}): {e}") from None
