@@ -20,7 +20,8 @@ The learning curve is the return of every training episode against the environme
 taken when it ended (smoothed over ``--smooth`` episodes). Also reported: wall time, the
 culture's simulated seconds per wall second, the deterministic policy's return over
 ``--eval-episodes`` episodes after training, and for ``--replay`` the environment steps each
-run needed to reach the baseline's final smoothed return (the target) and the difference.
+run needed to reach the baseline's final smoothed return (the target) and the difference
+(and, for every run, the steps to reach each of ``THRESHOLDS``).
 
 Outputs in ``--out``: ``<run>.json`` per run, ``summary.json``, ``curves.csv`` and
 ``learning_curves.png``.
@@ -47,6 +48,8 @@ import numpy as np
 #: Figures of --quick (and the full run's defaults).
 QUICK = {"steps": 600, "learning_starts": 100, "samples": 4, "sample_steps": 50,
          "pretrain_steps": 200, "eval_episodes": 1, "smooth": 1}  # fmt: skip
+#: Returns at which the summary reports the steps each run needed (Pendulum-v1's scale).
+THRESHOLDS = (-1200, -1000, -800, -600, -400, -200)
 FULL = {"steps": 10_000, "learning_starts": 1000, "samples": 20, "sample_steps": 200,
         "pretrain_steps": 2000, "eval_episodes": 5, "smooth": 5}  # fmt: skip
 
@@ -439,6 +442,10 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
         title = f"SAC on {args.task} through {args.system}: with and without the dataset"
     summary["runs"] = {name: {k: v for k, v in r.items() if k != "episodes"}
                        for name, r in runs.items()}  # fmt: skip
+    # environment steps at which each smoothed curve first reaches a ladder of returns
+    summary["steps_to_return"] = {f"{th:g}": {name: steps_to(r["episodes"], th, args.smooth)
+                                              for name, r in runs.items()}
+                                  for th in THRESHOLDS}  # fmt: skip
     summary["wall_s"] = time.perf_counter() - t0
     write_curves(out, runs, args.smooth)
     png = plot(out, runs, args.smooth, target, title)
