@@ -50,6 +50,7 @@ def test_a_tuned_file_loads_for_every_model(ei1_copy):
 
 def test_rcsd_without_a_file_derives_and_a_plain_model_falls_back(ei1_copy):
     (ei1_copy / "params" / "RCSD.json").unlink()
+    (ei1_copy / "params" / "default.json").unlink(missing_ok=True)  # its 2.0.0 copy
     system = System(str(ei1_copy))
     model = ReducedCalciumSomaDendrite()
     assert tuned_params(system, "RCSD") is None

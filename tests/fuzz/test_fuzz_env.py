@@ -426,7 +426,9 @@ def test_env_backend_and_mpi_arguments(backend, comm, subworld):
     # one process: only the real world communicator with subworlds of 1 (or none) can run
     ok = (comm is None and subworld is None) or (
         comm == _WORLD and (subworld is None or (is_int(subworld) and subworld == 1)))
+    # the first NEURON Env of a session compiles livn's mechanisms (nrnivmodl, ~20 s on a
+    # loaded 2-core machine): a longer bound than the 20 s of a case, still far from a hang
     _, error = outcome(env.init, surface="Env(backend='neuron').init (MPI)",
-                       verdict=OK if ok else BAD,
+                       verdict=OK if ok else BAD, timeout=180,
                        suspects=["comm", "subworld_size", str(comm), str(subworld)])  # fmt: skip
     env.close()
