@@ -156,8 +156,11 @@ def _group_statements(gi: int, group: Any, physics: Any, dt: float):
     gc = cg.GroupCode()
     cg._SINK.append(gc)
     try:
-        def arrival(ci: int) -> Any:  # the channel's slot of the ring row of this step
-            return cg.Expr(f"(ring_r[{group.slot_offset} + {ci} * n + i] * W{gi}[{ci}])")
+        def arrival(ci: int) -> Any:  # the channel's slot of this step's ring row, then cleared
+            slot = f"ring_r[{group.slot_offset} + {ci} * n + i]"
+            gc.step.append(f"q_arr{ci} = {slot} * W{gi}[{ci}]")
+            gc.step.append(f"{slot} = 0")
+            return cg.Expr(f"q_arr{ci}")
 
         g_in, ge_in = cg.synaptic_inputs(gc, cell, channels, physics, dt, arrival)
         rows = {name: row for row, name in enumerate(NOISE_ROWS)}
@@ -229,11 +232,11 @@ def kernel_source(network: Any, model: Any, precision: int = 32) -> KernelSource
         assigned = []
         for st in stmts:
             name = st.split(" = ", 1)[0].strip()
-            if name not in assigned and name not in state and name not in ("tspike",):
+            if name not in assigned and name not in state and name != "tspike" and "[" not in name:
                 assigned.append(name)
         out += [
             f"static void group{gi}(int64_t n, real *restrict S, double *restrict TS,",
-            f"    const real *restrict P{gi}, const real *restrict W{gi}, const real *restrict ring_r,",
+            f"    const real *restrict P{gi}, const real *restrict W{gi}, real *restrict ring_r,",
             "    uint32_t h_step, int noisy, const real *restrict INJ_t, real noise_on,",
             "    double t,",
             "    real *restrict SPK, double *restrict TC) {",
@@ -324,7 +327,6 @@ def kernel_source(network: Any, model: Any, precision: int = 32) -> KernelSource
             f"                         IM + blk * N + {g.offset}, (int)rec_v, (int)rec_im); }}",
         ]
     out += [
-        "    memset(ring_r, 0, sizeof(real) * RW);",
         "    for (int64_t q = 0; q < nf; q++) {",
         "      const int64_t c = fired[q];",
         "      real rel = 1;",
