@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -205,20 +203,9 @@ def convert(
                     else "; choose a new or empty directory."
                 )
             )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name[:64]}.tmp-", dir=target.parent))
-    try:
-        _write(system, tmp, format)
-        if target.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{target.name[:64]}.old-", dir=target.parent))
-            os.rename(target, trash / "old")
-            os.rename(tmp, target)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.rename(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return str(target)
+    from livn.system.writing import replace_directory
+
+    return replace_directory(target, lambda tmp: _write(system, tmp, format))
 
 
 def describe(path: str | os.PathLike) -> str:

@@ -79,6 +79,35 @@ def publish_system(
     """
     if check_target(target, record, overwrite):
         return str(target)
+    return replace_directory(target, build)
+
+
+def replace_directory(target: Path, build: Callable[[Path], None]) -> str:
+    """Run ``build(staging_dir)`` next to ``target`` and rename the result into place, an
+    existing ``target`` swapped out only once the new one is complete (a failed or interrupted
+    build leaves ``target`` as it was and no staging directory); returns its path."""
+    _fs.make_dirs(target.parent)
+    short = target.name[:64]  # the staging names must fit NAME_MAX (255) for any target name
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{short}.tmp-", dir=target.parent))
+    except OSError as e:
+        raise ConfigError(
+            f"cannot write the system into {target.parent}: {e.strerror or e}. Choose another "
+            "output_directory."
+        ) from None
+    try:
+        build(tmp)
+        if target.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{short}.old-", dir=target.parent))
+            os.rename(target, trash / "old")
+            os.rename(tmp, target)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.rename(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(tmp)
+    return str(target)
     _fs.make_dirs(target.parent)
     short = target.name[:64]  # the staging names must fit NAME_MAX (255) for any target name
     try:
