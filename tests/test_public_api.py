@@ -13,7 +13,8 @@ import livn
 
 PUBLIC = {
     "livn": livn.__all__,
-    "livn.system": ["System", "Projection", "make", "predefined", "PREDEFINED", "cache_dir"],
+    "livn.system": ["System", "Projection", "ParallelSystem", "make", "predefined", "PREDEFINED",
+                    "cache_dir"],
     "livn.io": ["MEA"],
     "livn.stimulus": ["Stimulus"],
     "livn.models": ["ReducedCalciumSomaDendrite", "LIF", "Izhikevich"],

@@ -62,27 +62,36 @@ class Env:
     """A configured simulation environment.
 
     Args:
-        system: A :class:`~livn.system.System`, a path, a URL or a predefined name.
+        system: A :class:`~livn.system.System`, a path, a URL or a predefined name; or a
+            number of unconnected cells (``10``) or ``{"EXC": n, "INH": m}``, which build a
+            :class:`~livn.system.ParallelSystem` (no synapses, no electrodes).
         model: The cell model (default: :class:`~livn.models.rcsd.ReducedCalciumSomaDendrite`).
-        io: The IO device (default: the system's ``mea.json``, else the default :class:`MEA`).
+        io: The IO device (default: the system's ``mea.json``, else the default :class:`MEA`;
+            none for a ParallelSystem).
         seed: Seed of the background noise (and anything else random in a run).
-        backend: Engine name (``auto``, ``jax``, ``diffrax``, ``native``, ``neuron``,
+        backend: (keyword only) Engine name (``auto``, ``jax``, ``diffrax``, ``native``, ``neuron``,
             ``brian2``); default from ``LIVN_BACKEND``, else ``auto``: ``native`` on a CPU
             with a C compiler, ``jax`` where JAX has a GPU (see :mod:`livn.backends`).
         comm: (neuron backend) ``MPI.COMM_WORLD`` to distribute the cells over the ranks
             under ``mpiexec``; every rank receives the whole result.
         subworld_size: (neuron backend, with ``comm``) ranks per independent simulation.
+        delivery: (keyword only) Spike delivery of the JAX engine (``auto``, see
+            :mod:`livn.backends.jax`).
     """
 
     def __init__(self, system: Any, model: Any | None = None, io: Any | None = None,
-                 seed: int = 123, backend: str | None = None, **kwargs: Any) -> None:  # fmt: skip
+                 seed: int = 123, comm: Any = None, subworld_size: int | None = None, *,
+                 backend: str | None = None, delivery: str = "auto") -> None:  # fmt: skip
         from livn.backends import default_backend, resolve
-        from livn.system import System, make
+        from livn.system import ParallelSystem, System, make
 
+        if isinstance(system, int | np.integer | Mapping) and not isinstance(system, bool):
+            system = ParallelSystem(system)
         if not isinstance(system, System | str | os.PathLike):
             raise ConfigError(
-                f"system must be a System, a predefined name (e.g. 'EI2') or a path; got "
-                f"{system!r} ({type(system).__name__})."
+                f"system must be a System, a predefined name (e.g. 'EI2'), a path, a number of "
+                f"unconnected cells (e.g. 10) or {{'EXC': n, 'INH': m}}; got {system!r} "
+                f"({type(system).__name__})."
             )
         self.system = system if isinstance(system, System) else make(os.fspath(system))
         if model is None:
@@ -90,21 +99,19 @@ class Env:
 
             model = ReducedCalciumSomaDendrite()
         self.model = model
-        if io is None:
+        if io is None and not isinstance(self.system, ParallelSystem):
             from livn.io import MEA
 
             io = MEA.from_directory(self.system.uri) if self.system.has_mea else MEA()
+        #: The IO device; None for a :class:`~livn.system.ParallelSystem` (no electrodes).
         self.io = io
         self.seed = limits.seed(seed, "Env seed")
-        self._delivery = kwargs.pop("delivery", "auto")
-        self._mpi = {k: kwargs.pop(k) for k in ("comm", "subworld_size") if k in kwargs}
-        if kwargs:
-            raise ConfigError(
-                f"unsupported Env arguments: {', '.join(kwargs)}. Valid: system, model, io, "
-                "seed, backend, delivery, comm, subworld_size."
-            )
+        self._delivery = delivery
+        #: MPI communicator and ranks per simulation (neuron backend), or None.
+        self.comm, self.subworld_size = comm, subworld_size
+        self._mpi = {k: v for k, v in (("comm", comm), ("subworld_size", subworld_size))
+                     if v is not None}  # fmt: skip
         self.backend = resolve(backend) if backend is not None else default_backend()
-        self._mpi = {k: v for k, v in self._mpi.items() if v is not None}
         if self._mpi:
             from livn.backends.base import REGISTRY
 
@@ -328,6 +335,12 @@ class Env:
         arrays pass through unconverted, so gradients flow back to the electrode inputs.
         """
         self._check_init()
+        if self.io is None:
+            raise ConfigError(
+                f"this Env has no IO device ({self.system.name} has no electrodes), so there "
+                "are no channel inputs; pass io=MEA(...) to Env, or stimulate the cells "
+                "directly with Stimulus(array [T, n_cells], dt)."
+            )
         shape = tuple(getattr(channel_inputs, "shape", np.shape(channel_inputs)))
         n_ch = self.io.num_channels
         if len(shape) != 2 or shape[1] != n_ch:

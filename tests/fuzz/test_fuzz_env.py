@@ -18,7 +18,7 @@ from fuzz_strategies import HUGE_INTS, MAX_SEED, NON_FINITE, counts, is_int, is_
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from livn.limits import FLOAT32_MAX
+from livn.limits import FLOAT32_MAX, MAX_UNITS
 from livn.stimulus import Stimulus
 
 DURATION = 5.0  # ms: the one duration that is simulated
@@ -378,11 +378,43 @@ def test_clear_seed(env, seed):
 def test_env_constructor(seed, system):
     from livn.env import Env
 
-    verdict = OK if is_int(seed) and 0 <= seed <= MAX_SEED and system == "EI1" else BAD
+    good_system = system == "EI1" or system == 3  # an int: that many unconnected cells
+    verdict = OK if is_int(seed) and 0 <= seed <= MAX_SEED and good_system else BAD
     env, error = outcome(lambda: Env(system, seed=seed), surface="Env(seed=, system)",
                          verdict=verdict, suspects=["seed", "system", str(system)])
     if error is None:
         assert env.seed == seed
+
+
+CELL_COUNTS = counts(1, MAX_UNITS, (1, 5))
+POPULATION_NAMES = st.one_of(st.sampled_from(["EXC", "INH"]),
+                             st.sampled_from(["exc", "PYR", "", "EXC ", 1, None]), st.text(max_size=4))
+
+
+@settings(max_examples=budget(60))
+@given(system=st.one_of(CELL_COUNTS, st.dictionaries(POPULATION_NAMES, CELL_COUNTS, max_size=3)))
+@example(system={})
+@example(system={"EXC": MAX_UNITS, "INH": 1})
+def test_env_unconnected_cells(system):
+    """``Env(n)`` / ``Env({"EXC": n, "INH": m})`` (a ParallelSystem): counts 1 … MAX_UNITS,
+    populations EXC and INH only; checked at construction, before anything is built."""
+    from livn.env import Env
+
+    def count_ok(n: Any) -> bool:
+        return is_int(n) and 1 <= n <= MAX_UNITS
+
+    if isinstance(system, dict):
+        ok = (bool(system) and all(k in ("EXC", "INH") and count_ok(n) for k, n in system.items())
+              and sum(system.values()) <= MAX_UNITS)
+        suspects = ["population", "cells", *(str(k) for k in system), *map(str, system.values())]
+    else:
+        ok, suspects = count_ok(system), ["system", "number of cells", str(system)]
+    env, error = outcome(lambda: Env(system), surface="Env(int | dict)",
+                         verdict=OK if ok else BAD, suspects=suspects)
+    if error is None:
+        expected = system if isinstance(system, dict) else {"EXC": system}
+        assert {p: c for p, (_, c) in env.system.population_ranges.items()} == expected
+        assert env.system.num_neurons == sum(expected.values()) and env.io is None
 
 
 _BACKENDS = ["jax", " JAX ", "diffrax", "neuron", "brian2", "nest", "", "jax2", 3, None]
