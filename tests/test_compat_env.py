@@ -126,3 +126,101 @@ def test_env_on_a_parallel_system_has_no_channel_inputs():
     env = Env(2, backend="native").init()
     with pytest.raises(ConfigError, match=r"no IO device.*io=MEA"):
         env.cell_stimulus(np.zeros((5, 16)))
+
+
+# ---------------------------------------------------------------------------- parameters
+@pytest.fixture(scope="module")
+def ei1():
+    """EI1 on the native backend, defaults applied (nothing here runs it)."""
+    env = Env("EI1", backend="native", seed=1).init()
+    return env.apply_model_defaults()
+
+
+def weights_of(env) -> dict[str, float]:
+    """``{full weight key: value}`` as the engine holds it."""
+    out = {}
+    for gi, g in enumerate(env.engine.net.groups):
+        for ci, c in enumerate(g.channels):
+            out[c.key] = float(np.asarray(env.params["weights"][gi])[ci])
+    return out
+
+
+@pytest.mark.parametrize("key, targets", [
+    ("EXC_EXC-dend-AMPA-weight", ["EXC_EXC-dendrite-AMPA-weight"]),         # 2.0.0
+    ("EXC_EXC-hillock-AMPA-weight", ["EXC_EXC-dendrite-AMPA-weight"]),      # seed 004
+    ("EXC_EXC", ["EXC_EXC-dendrite-AMPA-weight", "EXC_EXC-dendrite-NMDA-weight"]),
+    ("INH_EXC-soma-weight", ["INH_EXC-soma-AMPA-weight", "INH_EXC-soma-NMDA-weight"]),
+    ("EXC-GABA_A", ["EXC_INH-soma-GABA_A-weight"]),
+    ("INH", ["INH_EXC-soma-AMPA-weight", "INH_EXC-soma-NMDA-weight",
+             "INH_INH-soma-GABA_A-weight"]),
+])
+def test_weight_keys_in_2_0_0_and_seed_spellings_set_exactly_their_weights(ei1, key, targets):
+    ei1.apply_model_defaults()
+    before = weights_of(ei1)
+    ei1.set_weights({key: 0.123})
+    after = weights_of(ei1)
+    for k in after:
+        if k in targets:
+            assert after[k] == pytest.approx(0.123)
+        else:
+            assert after[k] == before[k], f"{key} changed {k}"
+    assert all(before[k] != pytest.approx(0.123) for k in targets)
+
+
+@pytest.mark.parametrize("key, words", [
+    ("EXC_EXC-soma-AMPA-weight", ["matches no weight", "'dend' for 'dendrite'",
+                                  "EXC_EXC-dendrite-AMPA-weight"]),
+    ("EXC-dend-AMPA-tau_decay", ["'tau_decay'", "only weights"]),
+    ("PYR_EXC-soma-AMPA-weight", ["'PYR_EXC'", "EXC_EXC, EXC_INH"]),
+    ("EXC_EXC-AMPA-gain", ["'gain'", "a mechanism (AMPA, GABA_A, NMDA)"]),
+])
+def test_unknown_weight_keys_are_refused_naming_the_spellings(ei1, key, words):
+    """2.0.0 ignored these silently; here nothing changes and the message says what to use."""
+    before = weights_of(ei1)
+    with pytest.raises(ConfigError) as e:
+        ei1.set_weights({"EXC_EXC": 0.5, key: 1.0})
+    for w in words:
+        assert w in str(e.value)
+    assert weights_of(ei1) == before
+
+
+def test_dend_and_dendrite_keys_give_the_same_simulation():
+    def voltages(key, value):
+        env = Env("EI1", backend="native", seed=2).init().apply_model_defaults()
+        env.set_weights({key: value})
+        env.record_voltage()
+        drive = Stimulus(np.full((int(DURATION), 10), 0.8), dt=1.0)  # every cell fires
+        return env.run(DURATION, drive).v
+
+    a = voltages("EXC_EXC-dend-AMPA-weight", 4.0)
+    np.testing.assert_array_equal(a, voltages("EXC_EXC-dendrite-AMPA-weight", 4.0))
+    assert not np.array_equal(a, voltages("EXC_EXC-dendrite-AMPA-weight", 0.0))
+
+
+def test_set_params_prefixes_of_2_0_0(ei1):
+    ei1.apply_model_defaults()
+    ei1.set_params({"EXC_EXC-dend-NMDA-weight": 0.25,           # bare key: a weight
+                    "weight-INH_INH": 0.5, "noise-g_e0": 0.02, "io-output_radius": 120.0})
+    w = weights_of(ei1)
+    assert w["EXC_EXC-dendrite-NMDA-weight"] == pytest.approx(0.25)
+    assert w["INH_INH-soma-GABA_A-weight"] == pytest.approx(0.5)
+    np.testing.assert_allclose(np.asarray(ei1.params["noise"]["g_e0"]), 0.02, rtol=1e-6)
+    assert ei1.io.output_radius == 120.0
+    before = weights_of(ei1)
+    with pytest.raises(ConfigError, match=r"cell parameters.*fixed by the model"):
+        ei1.set_params({"weight-EXC_EXC": 9.0, "cells-EXC:soma.cm": 2.0})
+    with pytest.raises(ConfigError, match=r"'io-radius'.*Valid: input_radius, output_radius"):
+        ei1.set_params({"weight-EXC_EXC": 9.0, "io-output_radius": 50.0, "io-radius": 1.0})
+    assert weights_of(ei1) == before and ei1.io.output_radius == 120.0  # all or nothing
+    ei1.set_params({"io-output_radius": 250.0})
+
+
+def test_set_noise_accepts_2_0_0_reversal_potentials_at_the_model_values(ei1):
+    before = {k: np.asarray(v).copy() for k, v in ei1.params["noise"].items()}
+    ei1.set_noise({"E_e": 0.0, "E_i": -75.0, "EXC-E_i": -75})  # 2.0.0 defaults: accepted
+    for k, v in ei1.params["noise"].items():
+        np.testing.assert_array_equal(np.asarray(v), before[k])
+    with pytest.raises(ConfigError, match=r"'E_i' = -80 mV.*fixed by the model.*E_i = -75"):
+        ei1.set_noise({"E_i": -80.0})
+    with pytest.raises(ConfigError, match=r"unknown noise parameter 'e_e'.*E_e, E_i"):
+        ei1.set_noise({"e_e": 0.0})

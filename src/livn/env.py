@@ -45,6 +45,18 @@ class RunResult(tuple):
             raise AttributeError(name) from None
 
 
+#: Parameters ``set_params`` sets on the IO device as ``io-<name>``, and their units.
+IO_PARAMS = {"input_radius": "µm", "output_radius": "µm", "max_input_current": "µA"}
+#: livn 2.0.0's noise reversal potentials (mV), and the cell attribute that holds ours.
+FIXED_REVERSALS = {"E_e": "noise_e_rev", "E_i": "noise_i_rev"}
+
+
+def _group_type(system, group) -> str:
+    """Synapse type of the populations whose cells form an engine group."""
+    gid = int(group.gids[0])
+    return system.graph.populations[int(system.gid_population([gid])[0])].synapse_type
+
+
 def _populations(system, population: str | Iterable[str] | None) -> list[str]:
     if population is None:
         return list(system.populations)
@@ -197,27 +209,34 @@ class Env:
         return self.engine.net.weight_keys
 
     def set_weights(self, weights: dict[str, float]) -> Env:
-        """Set connection weights by key ``"{post}_{pre}-{section}-{mechanism}-weight"``."""
+        """Set connection weights by key ``"{post}_{pre}-{section}-{mechanism}-weight"``.
+
+        A key may leave parts out (livn 2.0.0's wildcards: ``"EXC_EXC"`` sets every EXC→EXC
+        mechanism, ``"INH-GABA_A"`` every GABA_A weight onto INH) and may spell the section
+        ``dend`` (2.0.0) or ``hillock`` (seed 004: any section); see
+        :func:`livn.system.synapses.resolve_weight_key`. Unknown keys are refused, naming the
+        valid ones (2.0.0 ignored them). Nothing changes if any entry is refused.
+        """
+        from livn.system.synapses import resolve_weight_key
+
         self._check_init()
-        keys = self.engine.net.weight_keys
+        net = self.engine.net
         new = [np.asarray(w) for w in self.params["weights"]]
         if not isinstance(weights, Mapping):
             raise ConfigError(
                 f"set_weights takes a mapping {{weight key: value}}; got {type(weights).__name__}."
             )
         signed = bool(getattr(self.model, "signed_weights", False))
+        known = [*net.weight_keys, *net.unused_keys]
         for key, value in weights.items():
-            if key in self.engine.net.unused_keys:
-                continue  # a mechanism this model does not simulate (e.g. NMDA on LIF)
-            if key not in keys:
-                raise ConfigError(
-                    f"unknown weight {key!r}. Valid: {', '.join(keys)}.{did_you_mean(key, keys)}"
-                )
+            targets = [k for k in resolve_weight_key(key, known) if k not in net.unused_keys]
+            if not targets:
+                continue  # mechanisms this model does not simulate (e.g. NMDA on LIF)
             value = limits.float32(limits.number(value, f"weight {key!r}", None if signed else 0.0),
                                    f"weight {key!r}")  # fmt: skip
-            for gi, g in enumerate(self.engine.net.groups):
+            for gi, g in enumerate(net.groups):
                 for ci, c in enumerate(g.channels):
-                    if c.key == key:
+                    if c.key in targets:
                         new[gi] = new[gi].copy()
                         new[gi][ci] = float(value)
         self.params = {**self.params, "weights": self.engine.weights_param(new)}
@@ -227,7 +246,9 @@ class Env:
         """Set background noise: ``g_e0, g_i0, std_e, std_i, tau_e, tau_i`` (µS, ms).
 
         Keys may be population-prefixed (``"EXC-g_e0"``). ``{"enabled": False}`` switches the
-        noise off (``True`` on).
+        noise off (``True`` on). livn 2.0.0's reversal potentials ``E_e``, ``E_i`` (mV) are
+        accepted at the values the model is built with (0 and -75 mV for RCSD) and refused
+        otherwise: here they are fixed by the model.
         """
         self._check_init()
         NOISE_DEFAULTS = self.model.noise
@@ -242,14 +263,17 @@ class Env:
         ranges = self.system.population_ranges
         gids = self.engine.net.gids
         for key, value in items.items():
+            pop, _, name = key.rpartition("-") if isinstance(key, str) else ("", "", key)
+            if name in FIXED_REVERSALS and (not pop or pop in ranges):
+                self._check_reversal(key, name, value, pop)
+                continue
             if key == "enabled":
                 if not isinstance(value, bool | np.bool_):
                     raise ConfigError(f"noise 'enabled' must be True or False; got {value!r}.")
                 noise_on = self.engine.switch(bool(value))
                 continue
-            pop, _, name = key.rpartition("-")
             if name not in NOISE_DEFAULTS or (pop and pop not in ranges):
-                valid = list(NOISE_DEFAULTS)
+                valid = [*NOISE_DEFAULTS, *FIXED_REVERSALS]
                 raise ConfigError(
                     f"unknown noise parameter {key!r}. Valid: {', '.join(valid)} (optionally "
                     f"prefixed by a population, e.g. 'EXC-g_e0'), or 'enabled'."
@@ -274,28 +298,88 @@ class Env:
         }
         return self
 
+    def _check_reversal(self, key: str, name: str, value: Any, pop: str) -> None:
+        """livn 2.0.0's ``E_e``/``E_i``: accepted at the value the cells are built with."""
+        attr = FIXED_REVERSALS[name]
+        groups = [g for g in self.engine.net.groups
+                  if not pop or self.system.population_info[pop].synapse_type
+                  == _group_type(self.system, g)]  # fmt: skip
+        fixed = {float(getattr(g.cell, attr)) for g in groups}
+        value = limits.number(value, f"noise {key!r}", unit="mV")
+        if fixed and fixed != {value}:
+            raise ConfigError(
+                f"noise {key!r} = {value:g} mV: the background noise reversal potentials are "
+                f"fixed by the model in this livn ({name} = "
+                f"{', '.join(f'{f:g}' for f in sorted(fixed))} mV; SPEC §2.5); livn 2.0.0 could "
+                f"change them. Leave {name!r} out, or give it that value."
+            )
+
     def set_params(self, params: dict[str, float]) -> Env:
-        """Set ``weight-<key>`` and ``noise-<key>`` entries."""
+        """Set parameters by prefixed key, all or nothing.
+
+        ``weight-<key>`` (:meth:`set_weights`), ``noise-<key>`` (:meth:`set_noise`),
+        ``io-<name>`` (the IO device's ``input_radius``, ``output_radius`` (µm) or
+        ``max_input_current`` (µA)); as in livn 2.0.0, a key without one of these prefixes is a
+        weight key. ``cells-`` (2.0.0's per-cell parameters) is refused: cell parameters are
+        fixed by the model here.
+        """
         if not isinstance(params, Mapping):
             raise ConfigError(
-                f"set_params takes a mapping {{'weight-<key>' or 'noise-<key>': value}}; got "
-                f"{type(params).__name__}."
+                f"set_params takes a mapping {{'weight-<key>', 'noise-<key>' or 'io-<name>': "
+                f"value}}; got {type(params).__name__}."
             )
-        weights, noise = {}, {}
+        weights, noise, io = {}, {}, {}
         for key, value in params.items():
-            kind, _, rest = key.partition("-") if isinstance(key, str) else ("", "", "")
-            if kind == "weight":
-                weights[rest] = value
-            elif kind == "noise":
+            if not isinstance(key, str):
+                raise ConfigError(
+                    f"parameter {key!r} must be a string: 'weight-<key>', 'noise-<key>', "
+                    "'io-<name>' or a weight key."
+                )
+            kind, _, rest = key.partition("-")
+            if kind == "noise":
                 noise[rest] = value
+            elif kind == "io":
+                io[rest] = value
+            elif kind == "cells":
+                raise ConfigError(
+                    f"parameter {key!r}: cell parameters ('cells-' in livn 2.0.0) are fixed by "
+                    "the model in this livn; choose them through the model's arguments."
+                )
+            elif kind != "weight" and key.rpartition("-")[2] in (*self.model.noise,
+                                                                   *FIXED_REVERSALS):
+                raise ConfigError(
+                    f"parameter {key!r} must start with 'weight-' or 'noise-': it names a noise "
+                    f"parameter, so write 'noise-{key}' (a key without a prefix is a weight key, "
+                    "as in livn 2.0.0)."
+                )
             else:
-                raise ConfigError(f"parameter {key!r} must start with 'weight-' or 'noise-'.")
-        before = self.params
+                weights[rest if kind == "weight" else key] = value
+        before = self.params, self._io_values()
         try:
-            return self.set_weights(weights).set_noise(noise)
+            return self.set_weights(weights).set_noise(noise)._set_io(io)
         except ConfigError:
-            self.params = before  # all or nothing: the weights stay if the noise is refused
+            self.params = before[0]  # all or nothing: nothing stays if one entry is refused
+            self._set_io(before[1])
             raise
+
+    def _io_values(self) -> dict[str, float]:
+        return {n: getattr(self.io, n) for n in IO_PARAMS if hasattr(self.io, n)}
+
+    def _set_io(self, values: Mapping[str, Any]) -> Env:
+        valid = list(self._io_values())
+        checked = {}
+        for name, value in values.items():
+            if name not in valid:
+                raise ConfigError(
+                    f"parameter 'io-{name}': the IO device ({type(self.io).__name__}) has no "
+                    f"parameter {name!r}. Valid: {', '.join(valid) or 'none'}."
+                    f"{did_you_mean(name, valid)}"
+                )
+            checked[name] = limits.number(value, f"io-{name}", 0.0, exclusive_minimum=True,
+                                          unit=IO_PARAMS[name])  # fmt: skip
+        for name, value in checked.items():
+            setattr(self.io, name, value)
+        return self
 
     # ------------------------------------------------------------------ recording
     def record_spikes(self, population: str | Iterable[str] | None = None) -> Env:

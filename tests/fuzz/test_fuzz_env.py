@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fuzz_contract import ANY, BAD, OK, budget, outcome
+from fuzz_contract import ANY, BAD, OK, budget, outcome, worst
 from fuzz_strategies import HUGE_INTS, MAX_SEED, NON_FINITE, counts, is_int, is_real, reals
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -201,27 +201,58 @@ def test_cell_stimulus_channels(env, case):
 
 
 # ---------------------------------------------------------------------------- parameters
+#: livn 2.0.0 and seed 004 spellings, and the full keys of EI1 each one names.
+PARTIAL_KEYS = {
+    "EXC_EXC-dend-AMPA-weight": ["EXC_EXC-dendrite-AMPA-weight"],
+    "EXC_EXC-hillock-AMPA-weight": ["EXC_EXC-dendrite-AMPA-weight"],
+    "EXC_EXC": ["EXC_EXC-dendrite-AMPA-weight", "EXC_EXC-dendrite-NMDA-weight"],
+    "INH-GABA_A": ["INH_INH-soma-GABA_A-weight"],
+    "EXC": ["EXC_EXC-dendrite-AMPA-weight", "EXC_EXC-dendrite-NMDA-weight",
+            "EXC_INH-soma-GABA_A-weight"],
+    "INH_EXC-soma-weight": ["INH_EXC-soma-AMPA-weight", "INH_EXC-soma-NMDA-weight"],
+}
+BAD_KEYS = ["EXC_EXC-soma-AMPA-weight", "nope", "", "EXC-dend-AMPA-tau_decay", "EXC_EXC-AMPA-x",
+            "INH-dend", "EXC_EXC-dendrite-AMPA-weight-weight-x"]
 WEIGHT_KEYS = st.one_of(st.sampled_from(["EXC_EXC-dendrite-AMPA-weight",
                                          "INH_INH-soma-GABA_A-weight",
                                          "EXC_INH-soma-GABA_A-weight"]),
-                        st.sampled_from(["EXC_EXC-soma-AMPA-weight", "nope", ""]),
+                        st.sampled_from(sorted(PARTIAL_KEYS)), st.sampled_from(BAD_KEYS),
                         st.text(max_size=5))
 NOISE_KEYS = st.sampled_from(["g_e0", "g_i0", "std_e", "std_i", "tau_e", "tau_i", "EXC-g_e0",
-                              "INH-tau_i", "NOPE-g_e0", "g_e", "", "enabled"])
+                              "INH-tau_i", "NOPE-g_e0", "g_e", "", "enabled", "E_e", "E_i",
+                              "EXC-E_i", "NOPE-E_e", "e_e"])
 VALUES = st.one_of(st.floats(0.0, 5.0), reals(0.0, 5.0),
-                   st.sampled_from([0, 0.0, -0.0, -1e-300, *NON_FINITE]))
+                   st.sampled_from([0, 0.0, -0.0, -1e-300, -75.0, *NON_FINITE]))
+
+
+def weight_targets(key: Any, env) -> list[str] | None:
+    """The full keys ``key`` names, or None where that is not known here (random text)."""
+    if not isinstance(key, str) or key in BAD_KEYS:
+        return []
+    if key in env.weight_names:
+        return [key]
+    return PARTIAL_KEYS.get(key)
 
 
 def weight_ok(key: Any, value: Any, env) -> str:
-    if not isinstance(key, str) or (key not in env.weight_names):
+    targets = weight_targets(key, env)
+    if targets == []:
         return BAD
-    return OK if is_real(value) and 0 <= value <= FLOAT32_MAX else BAD
+    if not (is_real(value) and 0 <= value <= FLOAT32_MAX):
+        return BAD
+    return OK if targets else ANY
+
+
+#: livn 2.0.0's noise reversal potentials: accepted at RCSD's fixed values only (mV).
+REVERSALS = {"E_e": 0.0, "E_i": -75.0}
 
 
 def noise_ok(key: Any, value: Any) -> str:
     if key == "enabled":
         return OK if isinstance(value, bool) else BAD
     pop, _, name = key.rpartition("-")
+    if name in REVERSALS and pop in ("", "EXC", "INH"):
+        return OK if is_real(value) and value == REVERSALS[name] else BAD
     if name not in ("g_e0", "g_i0", "std_e", "std_i", "tau_e", "tau_i") or pop not in (
             "", "EXC", "INH"):
         return BAD
@@ -239,9 +270,7 @@ def noise_ok(key: Any, value: Any) -> str:
 def test_set_weights(env, weights):
     before = _copy_params(env)
     if isinstance(weights, dict):
-        verdict = OK
-        for k, x in weights.items():
-            verdict = BAD if weight_ok(k, x, env) == BAD else verdict
+        verdict = worst(OK, *(weight_ok(k, x, env) for k, x in weights.items()))
     else:
         verdict = BAD
     names = ["weight", "set_weights", *(weights if isinstance(weights, dict) else [])]
@@ -249,13 +278,14 @@ def test_set_weights(env, weights):
                        verdict=verdict, suspects=names)
     if error is not None:
         assert _same_params(before, env.params), "a refused set_weights changed the weights"
-    else:
-        keys = env.engine.net.weight_keys
-        for k, x in weights.items():
-            for gi, g in enumerate(env.engine.net.groups):
-                for ci, c in enumerate(g.channels):
-                    if c.key == k and k in keys:
-                        assert float(np.asarray(env.params["weights"][gi])[ci]) == np.float32(x)
+    elif all(weight_targets(k, env) for k in weights):
+        expected = {}
+        for k, x in weights.items():  # later entries win
+            expected.update(dict.fromkeys(weight_targets(k, env), np.float32(x)))
+        for gi, g in enumerate(env.engine.net.groups):
+            for ci, c in enumerate(g.channels):
+                if c.key in expected:
+                    assert float(np.asarray(env.params["weights"][gi])[ci]) == expected[c.key]
 
 
 @settings(max_examples=budget(60))
@@ -277,28 +307,33 @@ def test_set_noise(env, noise, kwargs):
 @given(params=st.one_of(
     st.dictionaries(st.one_of(WEIGHT_KEYS.map(lambda k: f"weight-{k}"),
                               NOISE_KEYS.map(lambda k: f"noise-{k}"),
-                              st.sampled_from(["bogus", "weight", 3, None])),
+                              st.sampled_from(["bogus", "weight", 3, None, "io-output_radius",
+                                               "io-nope", "cells-EXC:soma.cm", "EXC_EXC"])),
                     VALUES, max_size=3),
     st.sampled_from([None, [("noise-g_e0", 1.0)], "noise-g_e0"])))
 @example(params={3: 1.0})
 @example(params={"weight-EXC_EXC-dendrite-AMPA-weight": 1.0, "noise-g_e0": -1.0})
 def test_set_params(env, params):
-    before = _copy_params(env)
+    before, radius = _copy_params(env), env.io.output_radius
     verdict = OK
     if not isinstance(params, dict):
         verdict = BAD
     else:
         for k, x in params.items():
             kind, _, rest = k.partition("-") if isinstance(k, str) else ("", "", "")
-            ok = (weight_ok(rest, x, env) if kind == "weight" else
-                  noise_ok(rest, x) if kind == "noise" else BAD)
-            verdict = BAD if ok == BAD else verdict
+            ok = (noise_ok(rest, x) if kind == "noise" else
+                  (OK if rest == "output_radius" and is_real(x) and x > 0 else BAD)
+                  if kind == "io" else
+                  BAD if kind == "cells" or not isinstance(k, str) else
+                  weight_ok(rest if kind == "weight" else k, x, env))  # bare key = weight
+            verdict = worst(verdict, ok)
     names = ["parameter", "weight", "noise", "set_params",
              *(str(k) for k in (params if isinstance(params, dict) else []))]
     _, error = outcome(lambda: env.set_params(params), surface="Env.set_params", verdict=verdict,
                        suspects=names)
     if error is not None:
         assert _same_params(before, env.params), "a refused set_params changed the parameters"
+        assert env.io.output_radius == radius, "a refused set_params changed the IO"
 
 
 # ---------------------------------------------------------------------------- running

@@ -101,3 +101,91 @@ def projection_synapse(
 def weight_name(post: str, pre: str, section: str, mechanism: str) -> str:
     """Weight key of SPEC §2.4, e.g. ``EXC_INH-soma-GABA_A-weight``."""
     return f"{post}_{pre}-{section}-{mechanism}-weight"
+
+
+#: Other spellings of a section in weight keys: livn 2.0.0 writes ``dend``.
+SECTION_ALIASES: dict[str, str] = {"dend": "dendrite"}
+#: Seed 004's section in ``EXC_EXC-hillock-AMPA-weight``. No livn system places synapses on the
+#: hillock (RCSD's ``axon0``, the axon compartment next to the soma), so in a weight key it
+#: cannot mean that section; it stands for the projection's own target section (any section).
+ANY_SECTION = "hillock"
+
+
+def _key_parts(key: str) -> tuple[str, str, str, str]:
+    """``(post, pre, section, mechanism)`` of a full weight key."""
+    proj, section, mechanism, _ = key.split("-")
+    post, _, pre = proj.partition("_")
+    return post, pre, section, mechanism
+
+
+def resolve_weight_key(key: object, keys: list[str]) -> list[str]:
+    """The full weight keys that ``key`` names, in ``keys`` order.
+
+    A key is ``"{post}_{pre}-{section}-{mechanism}-weight"`` (SPEC §2.4) or, as in livn 2.0.0,
+    a part of it: the projection ``"{post}_{pre}"`` or the post population ``"{post}"`` first,
+    then any of a section, a mechanism and ``weight``; what is left out matches everything
+    (``"EXC_EXC"`` names all EXC→EXC weights, ``"INH-GABA_A"`` all GABA_A weights onto INH).
+    Sections may be spelt ``dend`` (2.0.0) for ``dendrite``; ``hillock`` (seed 004) matches
+    any section (see :data:`ANY_SECTION`).
+
+    Args:
+        key: The user's key.
+        keys: All full weight keys of the network (``Env.weight_names``).
+
+    Raises:
+        ConfigError: A key that is not a string, has a part that names no projection,
+            population, section or mechanism, a parameter other than ``weight``, or matches
+            no weight; the message lists the valid keys and the nearest one.
+    """
+    from livn.errors import ConfigError, did_you_mean
+
+    def refuse(why: str) -> ConfigError:
+        if not keys:
+            return ConfigError(f"unknown weight {key!r}: this network has no synapses, so it has "
+                               "no weights to set (e.g. a ParallelSystem).")  # fmt: skip
+        hint = did_you_mean(str(key), keys)
+        return ConfigError(
+            f"unknown weight {key!r}: {why}. Valid: {', '.join(keys)} (2.0.0 spellings work too: "
+            f"'dend' for 'dendrite', parts left out match all).{hint}"
+        )
+
+    if not isinstance(key, str) or not key:
+        raise refuse("a weight key is a non-empty string like 'EXC_INH-soma-GABA_A-weight'")
+    if key in keys:
+        return [key]
+    parts = [_key_parts(k) for k in keys]
+    head, *rest = key.split("-")
+    projections = {f"{p[0]}_{p[1]}" for p in parts}
+    posts = {p[0] for p in parts}
+    sections = {p[2] for p in parts}
+    mechanisms = {p[3] for p in parts}
+    if head in projections:
+        want = {"post": head.partition("_")[0], "pre": head.partition("_")[2]}
+    elif head in posts:
+        want = {"post": head}
+    else:
+        raise refuse(f"{head!r} names no projection ({', '.join(sorted(projections))}) and no "
+                     f"post population ({', '.join(sorted(posts))})")  # fmt: skip
+    for part in rest:
+        if part == "weight":
+            continue
+        section = SECTION_ALIASES.get(part, part)
+        if part == ANY_SECTION:
+            continue
+        if section in sections and "section" not in want:
+            want["section"] = section
+        elif part in mechanisms and "mechanism" not in want:
+            want["mechanism"] = part
+        elif part in ("e", "g_unit", "tau_rise", "tau_decay"):
+            raise refuse(f"'{part}' is a synapse parameter fixed by the system's graph.json; "
+                         "set_weights sets only weights (2.0.0 keys '<post>-<section>-<mech>-"
+                         f"{part}' are not supported)")  # fmt: skip
+        else:
+            raise refuse(f"{part!r} is not a section ({', '.join(sorted(sections))}, or 'dend'), "
+                         f"a mechanism ({', '.join(sorted(mechanisms))}) or 'weight'")  # fmt: skip
+    order = ("post", "pre", "section", "mechanism")
+    out = [k for k, p in zip(keys, parts, strict=True)
+           if all(want.get(name, value) == value for name, value in zip(order, p, strict=True))]  # fmt: skip
+    if not out:
+        raise refuse("it matches no weight of this network")
+    return out
