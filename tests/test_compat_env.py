@@ -224,3 +224,110 @@ def test_set_noise_accepts_2_0_0_reversal_potentials_at_the_model_values(ei1):
         ei1.set_noise({"E_i": -80.0})
     with pytest.raises(ConfigError, match=r"unknown noise parameter 'e_e'.*E_e, E_i"):
         ei1.set_noise({"e_e": 0.0})
+
+
+# ---------------------------------------------------------------------------- run, clear, record
+def test_run_dt_rebuilds_before_the_first_run_and_is_fixed_after():
+    """``run(d, dt=0.05)`` integrates exactly like a model built with ``dt=0.05`` and keeps
+    the weights set before; another dt is refused until ``clear()``."""
+    from livn.models.rcsd import ReducedCalciumSomaDendrite
+
+    def prepared(env):
+        env.init().apply_model_defaults().set_weights({"EXC_EXC": 3.0})
+        env.record_voltage()
+        return env
+
+    drive = Stimulus(np.full((int(DURATION), 10), 0.8), dt=1.0)
+    env = prepared(Env("EI1", backend="native", seed=4))
+    a = env.run(DURATION, drive, dt=0.05)
+    assert env.engine.dt == 0.05 and env.model.dt == 0.05 and env.t == DURATION
+    reference = prepared(Env("EI1", ReducedCalciumSomaDendrite(dt=0.05), backend="native", seed=4))
+    np.testing.assert_array_equal(a.v, reference.run(DURATION, drive).v)
+    default = prepared(Env("EI1", backend="native", seed=4)).run(DURATION, drive)
+    assert not np.array_equal(a.v, default.v)  # the step matters
+    env.run(5.0, dt=0.05)  # the same dt: fine
+    with pytest.raises(ConfigError, match=r"dt=0.025 ms.*since its first run.*env.clear\(\)"):
+        env.run(5.0, dt=0.025)
+    env.clear()
+    env.run(5.0, dt=0.025)
+    assert env.engine.dt == 0.025
+    with pytest.raises(ConfigError, match=r"must divide.*record_dt = 0.1"):
+        env.clear().run(5.0, dt=0.03)
+
+
+def test_clear_reseed_is_a_new_noise_realisation_that_replays_by_seed():
+    def env_of(seed):
+        env = Env(3, backend="native", seed=seed).init()
+        env.record_voltage()
+        return env
+
+    env = env_of(11)
+    first = env.run(DURATION).v
+    env.clear()
+    np.testing.assert_array_equal(env.run(DURATION).v, first)  # our default: replay
+    env.clear(reseed=True)
+    new_seed = env.seed
+    second = env.run(DURATION).v
+    assert new_seed != 11 and not np.array_equal(second, first)
+    np.testing.assert_array_equal(env_of(new_seed).run(DURATION).v, second)
+    other = env_of(11).clear(reseed=True)
+    assert other.seed == new_seed  # derived from the seed, not from the clock
+    with pytest.raises(ConfigError, match="two seeds"):
+        env.clear(seed=3, reseed=True)
+    with pytest.raises(ConfigError, match=r"reseed=\) must be True or False; got 'yes'"):
+        env.clear(reseed="yes")
+
+
+def test_record_what_and_record_voltage_gids_and_dt():
+    env = Env({"EXC": 3, "INH": 2}, backend="native", seed=1).init()
+    assert env.recordable() == ["spikes", "voltage", "membrane_current"]
+    env.record("spikes", "INH").record("voltage", dt=0.1, gids=[4, 1, 1])
+    env.record("membrane_current", ["EXC"])
+    result = env.run(DURATION, Stimulus(np.full((int(DURATION), 5), 0.8), dt=1.0))
+    it, _, iv, v, im, mp = result
+    assert mp.shape == (3, v.shape[1])
+    assert set(it.tolist()) == {3, 4}  # all five fire; only INH is recorded
+    np.testing.assert_array_equal(iv, [1, 4])
+    assert v.shape == (2, int(DURATION / 0.1))
+    np.testing.assert_array_equal(im, [0, 1, 2])
+    with pytest.raises(ConfigError, match=r"cannot record 'voltages'.*Did you mean 'voltage'"):
+        env.record("voltages")
+    with pytest.raises(ConfigError, match=r"dt=0.5 ms.*record_dt = 0.1.*record_dt=0.5"):
+        env.record_voltage(dt=0.5)
+    with pytest.raises(ConfigError, match=r"gids \[7\] are not cells.*0 … 4"):
+        env.record_voltage(gids=[1, 7])
+
+
+def test_apply_default_params_reads_2_0_0_parameter_groups(tmp_path):
+    import json
+    import shutil
+
+    from livn.system import System, make
+
+    directory = tmp_path / "EI1"
+    shutil.copytree(make("EI1").uri, directory)
+    (directory / "params").mkdir(exist_ok=True)
+    (directory / "params" / "default.json").write_text(json.dumps({
+        "ReducedCalciumSomaDendrite": {
+            "default": {"params": {"EXC_EXC-dend-AMPA-weight": 2.5, "noise-g_e0": 0.02}},
+            "strong": {"weight-INH_INH-soma-GABA_A-weight": 7.0},  # a flat group
+        }}))
+    env = Env(System(directory), backend="native").init()
+    env.apply_default_params("strong")
+    assert weights_of(env)["INH_INH-soma-GABA_A-weight"] == pytest.approx(7.0)
+    env.apply_default_params("missing")  # not strict: the file's default group
+    assert weights_of(env)["EXC_EXC-dendrite-AMPA-weight"] == pytest.approx(2.5)
+    np.testing.assert_allclose(np.asarray(env.params["noise"]["g_e0"]), 0.02, rtol=1e-6)
+    with pytest.raises(ConfigError, match=r"no parameter group 'strng'.*default, strong.*'strong'"):
+        env.apply_default_params("strng", strict=True)
+    env.apply_default_params()  # no group: the tuned defaults, as apply_model_defaults
+    assert weights_of(env) == weights_of(Env("EI1", backend="native").init().apply_model_defaults())
+
+
+def test_apply_default_params_on_a_parallel_system_uses_the_model_defaults():
+    env = Env(2, backend="native").init()
+    env.set_noise({"g_e0": 0.5})
+    env.apply_default_params()
+    assert float(np.asarray(env.params["noise"]["g_e0"])[0]) != 0.5
+    with pytest.raises(ConfigError, match=r"has no parameter file.*strict=False"):
+        env.apply_default_params(strict=True)

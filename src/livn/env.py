@@ -45,6 +45,9 @@ class RunResult(tuple):
             raise AttributeError(name) from None
 
 
+#: What :meth:`Env.record` records, and the method it calls.
+RECORDABLE = {"spikes": "record_spikes", "voltage": "record_voltage",
+              "membrane_current": "record_membrane_current"}  # fmt: skip
 #: Parameters ``set_params`` sets on the IO device as ``io-<name>``, and their units.
 IO_PARAMS = {"input_radius": "µm", "output_radius": "µm", "max_input_current": "µA"}
 #: livn 2.0.0's noise reversal potentials (mV), and the cell attribute that holds ours.
@@ -135,7 +138,9 @@ class Env:
                     f"(backends with MPI: {', '.join(able)})."
                 )
         self.engine = None
-        self._record = {"spikes": None, "voltage": None, "membrane_current": None}
+        self._record = {"spikes": None, "voltage": None, "membrane_current": None,
+                        "voltage_gids": None}  # fmt: skip
+        self._ran = False
 
     # ------------------------------------------------------------------ lifecycle
     def init(self) -> Env:
@@ -153,19 +158,34 @@ class Env:
         if self.engine is None:
             raise ConfigError("the Env is not initialised; call env.init() first.")
 
-    def clear(self, seed: int | None = None) -> Env:
+    def clear(self, seed: int | None = None, reseed: bool = False) -> Env:
         """Reset the simulation to t = 0 (state, synapses, noise stream position).
 
         Args:
             seed: A new seed for the noise from now on (default: keep :attr:`seed`); a
                 cleared Env with seed ``s`` runs exactly like a new ``Env(..., seed=s)``.
+            reseed: livn 2.0.0's ``clear(reseed=True)``: the next run is a new noise
+                realisation. The new seed is derived from the current one (the same Env
+                seed gives the same sequence of seeds) and becomes :attr:`seed`. Default
+                False: the runs after ``clear()`` replay the same noise (2.0.0's default was
+                True; see docs/migrating.md).
         """
         self._check_init()
+        if not isinstance(reseed, bool | np.bool_):
+            raise ConfigError(f"clear(reseed=) must be True or False; got {reseed!r}.")
+        if seed is not None and reseed:
+            raise ConfigError(
+                f"clear(seed={seed!r}, reseed=True) asks for two seeds; give seed= (that seed) "
+                "or reseed=True (a new seed derived from the current one), not both."
+            )
         if seed is not None:
             self.seed = limits.seed(seed)
+        elif reseed:
+            self.seed = int(np.random.SeedSequence(self.seed).generate_state(1)[0])
         self.state = self.engine.initial_state()
         self.key = self.engine.key(self.seed)
         self.t = 0.0
+        self._ran = False  # dt may change until the next run
         return self
 
     def close(self) -> None:
@@ -186,6 +206,66 @@ class Env:
         if noise:
             self.set_noise(defaults.get("noise", {}))
         return self
+
+    def apply_default_params(self, group: str | None = None, strict: bool = False) -> Env:
+        """livn 2.0.0's defaults: the system's parameter file, else the model's defaults.
+
+        Args:
+            group: A parameter group of the system's 2.0.0 ``params/default.json``
+                (``{"ReducedCalciumSomaDendrite": {group: {"params": {...}}}}``); default:
+                the tuned parameters :meth:`apply_model_defaults` uses.
+            strict: Refuse (instead of falling back to the model's defaults, or from a
+                missing group to the file's ``default`` group) when the file or the group is
+                missing.
+
+        Returns:
+            ``self``.
+        """
+        self._check_init()
+        from livn.models.params import tuned_params
+        from livn.system import upstream
+
+        if group is None:
+            tuned = tuned_params(self.system, str(getattr(self.model, "name", "")))
+            if tuned is None and strict:
+                raise ConfigError(
+                    f"apply_default_params(strict=True): the system {self.system.name!r} has no "
+                    "parameter file (params/<model>.json or 2.0.0's params/default.json); use "
+                    "strict=False for the model's defaults, or tune the system."
+                )
+            return self.apply_model_defaults()
+        if not isinstance(group, str):
+            raise ConfigError(f"apply_default_params group must be a string; got {group!r}.")
+        data = self._upstream_params_file()
+        groups = list(data.get(upstream.MODEL_CLASS, {})) if data else []
+        if group not in groups:
+            if strict:
+                raise ConfigError(
+                    f"apply_default_params: no parameter group {group!r} in the system's "
+                    f"params/{upstream.DEFAULT_PARAMS}.json. Valid: {', '.join(groups) or 'none'}"
+                    f".{did_you_mean(group, groups)}"
+                )
+            if "default" not in groups:
+                return self.apply_model_defaults()
+        location = f"{self.system.uri}/params/{upstream.DEFAULT_PARAMS}.json"
+        params = upstream.params_from_upstream(data, location, group)
+        before = self.params
+        try:
+            return self.set_weights(params["weights"]).set_noise(params["noise"])
+        except ConfigError:
+            self.params = before
+            raise
+
+    def _upstream_params_file(self) -> dict[str, Any] | None:
+        """The content of the system's 2.0.0 ``params/default.json``, or None."""
+        from livn import _fs
+        from livn.system import upstream
+        from livn.system.graph import read_json
+
+        if getattr(self.system, "uri", None) is None:
+            return None
+        location = _fs.join(self.system.uri, f"params/{upstream.DEFAULT_PARAMS}.json")
+        return read_json(location) if _fs.exists(location) else None
 
     def model_defaults(self) -> dict[str, dict[str, float]]:
         """``{"weights": {...}, "noise": {...}}`` for this system and model: the model's
@@ -387,15 +467,63 @@ class Env:
         self._record["spikes"] = _populations(self.system, population)
         return self
 
-    def record_voltage(self, population: str | Iterable[str] | None = None) -> Env:
-        """Record somatic voltage every ``model.record_dt`` ms."""
+    def record_voltage(self, population: str | Iterable[str] | None = None,
+                       dt: float | None = None, gids: Iterable[int] | None = None) -> Env:  # fmt: skip
+        """Record somatic voltage every ``model.record_dt`` ms.
+
+        Args:
+            population: Population(s) to record (default all).
+            dt: livn 2.0.0's recording interval (ms); here it is the model's ``record_dt``, so
+                only that value is accepted (build the model with another ``record_dt``).
+            gids: Record only these cells (of the populations).
+        """
+        if dt is not None:
+            rdt = float(self.model.record_dt)
+            value = limits.number(dt, "record_voltage dt", 0.0, exclusive_minimum=True,
+                                  unit="ms")  # fmt: skip
+            if not np.isclose(value, rdt):
+                raise ConfigError(
+                    f"record_voltage dt={value:g} ms: voltage is recorded every record_dt = "
+                    f"{rdt:g} ms of the model; omit dt, or build the model with record_dt="
+                    f"{value:g} (e.g. ReducedCalciumSomaDendrite(record_dt={value:g}))."
+                )
         self._record["voltage"] = _populations(self.system, population)
+        self._record["voltage_gids"] = None if gids is None else self._check_gids(gids)
         return self
+
+    def _check_gids(self, gids: Iterable[int]) -> np.ndarray:
+        try:
+            arr = np.asarray(list(gids) if not isinstance(gids, np.ndarray) else gids)
+        except TypeError:
+            raise ConfigError(f"gids must be a list of cell ids; got {gids!r}.") from None
+        n = self.system.num_neurons
+        if arr.dtype == bool or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+            raise ConfigError(f"gids must be integers 0 … {n - 1}; got {gids!r}.")
+        arr = arr.astype(np.int64).reshape(-1)
+        bad = arr[(arr < 0) | (arr >= n)]
+        if len(bad):
+            raise ConfigError(f"gids {bad[:5].tolist()} are not cells of this system (0 … {n - 1}).")
+        return np.unique(arr)
 
     def record_membrane_current(self, population: str | Iterable[str] | None = None) -> Env:
         """Record somatic membrane current (nA, outward positive) every ``model.record_dt``."""
         self._record["membrane_current"] = _populations(self.system, population)
         return self
+
+    def recordable(self) -> list[str]:
+        """What :meth:`record` accepts: ``spikes``, ``voltage``, ``membrane_current``."""
+        return list(RECORDABLE)
+
+    def record(self, what: str, population: str | Iterable[str] | None = None,
+               **kwargs: Any) -> Env:  # fmt: skip
+        """livn 2.0.0's ``record(what, population, **kw)``: ``record_<what>(population, **kw)``."""
+        method = RECORDABLE.get(what) if isinstance(what, str) else None
+        if method is None:
+            raise ConfigError(
+                f"cannot record {what!r}. Valid: {', '.join(RECORDABLE)}."
+                f"{did_you_mean(str(what), RECORDABLE)}"
+            )
+        return getattr(self, method)(population, **kwargs)
 
     def _gid_mask(self, pops: list[str]) -> np.ndarray:
         mask = np.zeros(self.system.num_neurons, dtype=bool)
@@ -461,14 +589,19 @@ class Env:
             arr = self.engine.place_cells(stim.array, stim.num_steps, cols)
         return {"stim": arr, "stim_dt": stim.dt, "stim_kind": "cells"}
 
-    def run(self, duration: float, stimulus: Stimulus | Any | None = None, unroll: str | None = None,
-            key: Any = None, **kwargs: Any):  # fmt: skip
+    def run(self, duration: float, stimulus: Stimulus | Any | None = None,
+            dt: float | None = None, unroll: str | None = None, key: Any = None,
+            **kwargs: Any):  # fmt: skip
         """Advance the simulation by ``duration`` ms, optionally under a stimulus.
 
         Args:
             duration: ms; rounded to whole integration steps.
             stimulus: :class:`Stimulus` of somatic currents (nA, ``[T, n_cells]``) or from
                 :meth:`cell_stimulus` (electrode currents).
+            dt: Integration step (ms; default the model's ``dt``, 0.025 for RCSD). It can
+                change until the first run after :meth:`init` or :meth:`clear` (the engine is
+                rebuilt, the parameters kept); after that, another value is refused until
+                :meth:`clear` (as in livn 2.0.0).
             unroll: ``None`` (default) or ``"mask"``: the differentiable mode. It returns
                 JAX arrays ``(mask, t, iv, v)`` — ``mask [N, blocks]`` spike counts per
                 recording interval (gid order, surrogate gradients at the threshold), ``t``
@@ -484,10 +617,12 @@ class Env:
         if kwargs:
             raise ConfigError(
                 f"unsupported run() arguments: {', '.join(kwargs)}. Valid: duration, stimulus, "
-                "unroll, key."
+                "dt, unroll, key."
             )
         if unroll not in (None, "mask"):
             raise ConfigError(f"unknown unroll {unroll!r}. Valid: None, 'mask'.")
+        if dt is not None:
+            self._set_dt(dt)
         dt = self.engine.dt
         duration = positive_ms(duration, "duration")
         n_steps = limits.steps(duration, dt)
@@ -503,7 +638,46 @@ class Env:
         )  # fmt: skip
         self.state = state
         self.t = self.t + n_steps * dt
+        self._ran = True
         return self._result(buf, vs, ims)
+
+    def _set_dt(self, dt: Any) -> None:
+        """Rebuild the engine with a model of integration step ``dt`` ms (before a run)."""
+        import dataclasses
+
+        value = limits.number(dt, "run dt", 0.0, exclusive_minimum=True, unit="ms")
+        if np.isclose(value, self.engine.dt, rtol=1e-9, atol=0.0):
+            return
+        if self._ran:
+            raise ConfigError(
+                f"run dt={value:g} ms: this Env integrates with dt = {self.engine.dt:g} ms since "
+                "its first run; dt can change only before the first run after env.clear(). "
+                "Call env.clear() first, or omit dt."
+            )
+        rdt = float(self.model.record_dt)
+        ratio = rdt / value
+        if value > rdt or not np.isclose(ratio, round(ratio), rtol=1e-6, atol=0.0):
+            raise ConfigError(
+                f"run dt={value:g} ms must divide the model's recording interval record_dt = "
+                f"{rdt:g} ms (e.g. {rdt / 4:g}, {rdt / 2:g} or {rdt:g} ms)."
+            )
+        if not dataclasses.is_dataclass(self.model) or "dt" not in {
+                f.name for f in dataclasses.fields(self.model)}:  # fmt: skip
+            raise ConfigError(
+                f"run dt={value:g}: the model {type(self.model).__name__} has no dt field to "
+                "change; build it with the integration step you need."
+            )
+        weights = [np.asarray(w) for w in self.params["weights"]]
+        noise = {k: np.asarray(v) for k, v in self.params["noise"].items()}
+        noise_on = bool(np.asarray(self.params["noise_on"]) > 0)
+        t, seed, key = self.t, self.seed, self.key
+        self.model = dataclasses.replace(self.model, dt=value)
+        self.close()
+        self.init()
+        self.params = {"weights": self.engine.weights_param(weights),
+                       "noise": self.engine.noise_param(noise),
+                       "noise_on": self.engine.switch(noise_on)}  # fmt: skip
+        self.seed, self.t, self.key = seed, t, key
 
     def _check_memory(self, duration: float, n_steps: int, batch: int) -> None:
         """Refuse a run whose recording would not fit :func:`livn.limits.memory_budget`."""
@@ -542,6 +716,8 @@ class Env:
                 continue
             arr = np.asarray(blocks).T  # [N engine, blocks]
             ids = np.flatnonzero(self._gid_mask(rec[name]))
+            if name == "voltage" and rec.get("voltage_gids") is not None:
+                ids = ids[np.isin(ids, rec["voltage_gids"])]
             rows = arr[self.engine.net.engine_index[ids]]
             if name == "voltage":
                 iv, v = ids, rows
