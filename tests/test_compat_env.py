@@ -331,3 +331,73 @@ def test_apply_default_params_on_a_parallel_system_uses_the_model_defaults():
     assert float(np.asarray(env.params["noise"]["g_e0"])[0]) != 0.5
     with pytest.raises(ConfigError, match=r"has no parameter file.*strict=False"):
         env.apply_default_params(strict=True)
+
+
+# ---------------------------------------------------------------------------- results
+@pytest.fixture(scope="module")
+def driven():
+    """Five single cells (3 EXC, 2 INH) under a current step; spikes and voltage recorded."""
+    env = Env({"EXC": 3, "INH": 2}, backend="native", seed=1).init()
+    env.set_noise({"enabled": False})
+    env.record_spikes()
+    env.record_voltage()
+    env.run(5.0)
+    return env, env.run(DURATION, Stimulus(np.full((int(DURATION), 5), 0.8), dt=1.0))
+
+
+def test_seed_001_unpacks_four_and_the_star_form_works_everywhere(driven):
+    _, result = driven
+    it, t, iv, v = result                   # seed 001 (no membrane current recorded)
+    spike_ids, spike_times, *_ = result     # the form that also runs on 2.0.0
+    assert spike_ids is it and spike_times is t and iv is result.iv and v is result.v
+    with pytest.raises(ValueError, match="expected 6, got 4"):
+        _a, _b, _c, _d, _e, _f = result     # 2.0.0's six needs record_membrane_current()
+
+
+def test_result_has_the_2_0_0_run_properties(driven):
+    _, r = driven
+    assert r.spike_ids is r.it and r.spike_times is r.t
+    assert r.voltage_ids is r.iv and r.voltage is r.v
+    assert r.current_ids is None and r.current is None and r.current_dt is None
+    assert r.voltage_dt == 0.1
+    assert (r.t0, r.duration, r.t1) == (5.0, DURATION, 5.0 + DURATION)
+    assert len(r.it) > 5 and np.all((r.t >= 0) & (r.t < DURATION))
+
+
+def test_slice_is_a_window_relative_to_the_run(driven):
+    _, r = driven
+    part = r.slice(5.0, 12.0)
+    inside = (r.t >= 5.0) & (r.t < 12.0)
+    np.testing.assert_array_equal(part.it, r.it[inside])
+    np.testing.assert_allclose(part.t, r.t[inside] - 5.0)
+    np.testing.assert_array_equal(part.v, r.v[:, 50:120])
+    assert (part.t0, part.duration, part.t1) == (10.0, 7.0, 17.0)
+    assert len(part) == 4 and part.slice(0.0).duration == 7.0
+    with pytest.raises(ConfigError, match=r"slice stop must be .*<= 20.*got 30"):
+        r.slice(0.0, 30.0)
+
+
+def test_select_keeps_the_cells_of_gids_or_a_population(driven):
+    env, r = driven
+    inh = r.select(population="INH", population_ranges=env.system.population_ranges)
+    assert set(inh.it.tolist()) == {3, 4} and np.array_equal(inh.iv, [3, 4])
+    np.testing.assert_array_equal(inh.v, r.v[3:])
+    np.testing.assert_array_equal(inh.t, r.t[np.isin(r.it, [3, 4])])
+    one = r.select(gids=[4, 0], population="INH",
+                   population_ranges=env.system.population_ranges)
+    np.testing.assert_array_equal(one.iv, [4])
+    with pytest.raises(ConfigError, match=r"population 'INH'.*population_ranges="):
+        r.select(population="INH")
+
+
+def test_results_pickle_with_their_shape_and_times(driven):
+    import pickle
+
+    env, r = driven
+    env.record_membrane_current()
+    six = env.run(5.0)
+    for original in (r, six):
+        copy = pickle.loads(pickle.dumps(original))
+        assert len(copy) == len(original) and copy.t0 == original.t0
+        np.testing.assert_array_equal(copy.v, original.v)
+    assert len(six) == 6 and six.current_dt == 0.1
