@@ -122,10 +122,14 @@ def test_single_cells_run_on_every_network_backend(backend):
     assert np.sum(it == 2) >= np.sum(it == 1)
 
 
-def test_env_on_a_parallel_system_has_no_channel_inputs():
+def test_env_on_a_parallel_system_has_no_electrodes():
     env = Env(2, backend="native").init()
-    with pytest.raises(ConfigError, match=r"no IO device.*io=MEA"):
+    with pytest.raises(ConfigError, match=r"cell_stimulus.*needs an IO device.*io=MEA"):
         env.cell_stimulus(np.zeros((5, 16)))
+    with pytest.raises(ConfigError, match=r"channel_recording needs an IO device"):
+        env.channel_recording(np.array([0]), np.array([1.0]))
+    with pytest.raises(ConfigError, match=r"potential_recording needs an IO device"):
+        env.potential_recording(np.zeros((2, 3)))
 
 
 # ---------------------------------------------------------------------------- parameters
@@ -401,3 +405,29 @@ def test_results_pickle_with_their_shape_and_times(driven):
         assert len(copy) == len(original) and copy.t0 == original.t0
         np.testing.assert_array_equal(copy.v, original.v)
     assert len(six) == 6 and six.current_dt == 0.1
+
+
+# ---------------------------------------------------------------------------- electrodes
+def test_channel_and_potential_recording_on_the_env():
+    """2.0.0's ``env.channel_recording(it, t)`` / ``env.potential_recording(mp, im)``: the
+    MEA's recording of this system's cells (an electrode sees only cells in its radius)."""
+    from livn.io import MEA
+
+    xyz = np.array([[0.0, 0, 0], [40, 0, 0], [1000, 0, 0]])  # cells 0, 1 near electrode 0
+    mea = MEA(np.array([[0, 0.0, 0, 10], [1, 1000, 0, 10]]), output_radius=100.0)
+    env = Env(ParallelSystem(3, coordinates=xyz), io=mea, backend="native", seed=1).init()
+    env.record_spikes()
+    env.record_membrane_current()
+    it, t, _, _, im, mp = env.run(DURATION, Stimulus(np.full((int(DURATION), 3), 0.8), dt=1.0))
+    cit, ct = env.channel_recording(it, t)
+    assert set(cit) == {0, 1}
+    assert set(cit[0].tolist()) == {0, 1} and set(cit[1].tolist()) == {2}
+    np.testing.assert_array_equal(ct[1], t[it == 2])
+    only = env.channel_recording(it)
+    np.testing.assert_array_equal(only[0], cit[0])
+    lfp = env.potential_recording(mp, im)
+    assert lfp.shape == (2, mp.shape[1])
+    near = 1.0 / (4 * np.pi * 0.3 * (10.0 + 5.0) / 1000)  # µV per nA at 10 µm (+5 µm)
+    np.testing.assert_allclose(lfp[1], near * mp[2], rtol=1e-5)
+    np.testing.assert_allclose(env.potential_recording(mp), lfp)  # rows in gid order
+    assert env.close() is env and env.engine is None

@@ -286,12 +286,14 @@ class Env:
         self._ran = False  # dt may change until the next run
         return self
 
-    def close(self) -> None:
-        """Release the engine (its compiled functions, or the simulator's cells)."""
+    def close(self) -> Env:
+        """Release the engine (its compiled functions, or the simulator's cells). Returns
+        ``self`` (as in livn 2.0.0): ``init()`` builds it again."""
         closer = getattr(self.engine, "close", None)
         if callable(closer):
             closer()
         self.engine = None
+        return self
 
     # ------------------------------------------------------------------ parameters
     def apply_model_defaults(self, weights: bool = True, noise: bool = True) -> Env:
@@ -645,12 +647,7 @@ class Env:
         arrays pass through unconverted, so gradients flow back to the electrode inputs.
         """
         self._check_init()
-        if self.io is None:
-            raise ConfigError(
-                f"this Env has no IO device ({self.system.name} has no electrodes), so there "
-                "are no channel inputs; pass io=MEA(...) to Env, or stimulate the cells "
-                "directly with Stimulus(array [T, n_cells], dt)."
-            )
+        self._require_io("cell_stimulus (electrode inputs)")
         shape = tuple(getattr(channel_inputs, "shape", np.shape(channel_inputs)))
         n_ch = self.io.num_channels
         if len(shape) != 2 or shape[1] != n_ch:
@@ -658,6 +655,50 @@ class Env:
                 f"channel inputs must have shape [T, {n_ch}] (µA per electrode); got {shape}."
             )
         return Stimulus(channel_inputs, dt=dt, space="channels")
+
+    def _require_io(self, what: str) -> Any:
+        if self.io is None:
+            raise ConfigError(
+                f"{what} needs an IO device, and this Env has none ({self.system.name} has no "
+                "electrodes); pass io=MEA(...) to Env."
+            )
+        return self.io
+
+    def channel_recording(self, ii: np.ndarray, *recs: np.ndarray) -> Any:
+        """Spikes as the electrodes see them (livn 2.0.0's ``env.channel_recording``).
+
+        Args:
+            ii: ``[S]`` gids of the spikes (``it`` of a run).
+            *recs: ``[S]`` arrays of the same spikes (e.g. their times ``t``).
+
+        Returns:
+            ``cit`` (per channel id, the gids it records) without ``recs``, else ``(cit,
+            *per-channel recs)``; every channel is present (2.0.0 left out channels with no
+            cell in reach). See :meth:`livn.io.MEA.channel_recording`.
+        """
+        io = self._require_io("channel_recording")
+        coords = self.system.neuron_coordinates
+        if not recs:
+            return io.channel_recording(coords, ii, np.zeros(np.shape(ii)))[0]
+        out = []
+        for rec in recs:
+            cit, crec = io.channel_recording(coords, ii, rec)
+            out.append(crec)
+        return (cit, *out)
+
+    def potential_recording(self, currents: np.ndarray, gids: Iterable[int] | None = None
+                            ) -> np.ndarray:  # fmt: skip
+        """``[n_channels, T]`` extracellular potential (µV) of membrane currents
+        (livn 2.0.0's ``env.potential_recording``; :meth:`livn.io.MEA.lfp`).
+
+        Args:
+            currents: ``[n, T]`` membrane currents, nA (``mp`` of a run with
+                :meth:`record_membrane_current`).
+            gids: ``[n]`` gids of the rows (``im``); default all cells in gid order.
+        """
+        io = self._require_io("potential_recording")
+        ids = np.arange(self.system.num_neurons) if gids is None else np.asarray(list(gids))
+        return io.lfp(self.system.neuron_coordinates, ids, currents)
 
     def _field_maps(self, net) -> list[np.ndarray]:
         from livn.io.stimulation import channel_maps, orientations
