@@ -431,3 +431,24 @@ def test_channel_and_potential_recording_on_the_env():
     np.testing.assert_allclose(lfp[1], near * mp[2], rtol=1e-5)
     np.testing.assert_allclose(env.potential_recording(mp), lfp)  # rows in gid order
     assert env.close() is env and env.engine is None
+
+
+def test_calling_the_env_with_a_duration_runs_it():
+    env = Env(2, backend="native", seed=5).init()
+    env.record_voltage(sections="soma")
+    a = env(10)
+    env.clear()
+    np.testing.assert_array_equal(a.v, env.run(10).v)
+    assert a.duration == 10.0 and len(a) == 4
+    with pytest.raises(ConfigError, match=r"sections=\['soma', 'axon'\].*somatic voltage only"):
+        env.record_voltage(sections=["soma", "axon"])
+
+
+def test_livn_run_names_our_result_class():
+    from livn.env import RunResult
+    from livn.run import Run
+
+    assert Run is RunResult
+    env = Env(1, backend="native").init()
+    env.record_spikes()
+    assert isinstance(env.run(1.0), Run)

@@ -17,6 +17,7 @@ PUBLIC = {
                     "cache_dir"],
     "livn.io": ["MEA"],
     "livn.stimulus": ["Stimulus"],
+    "livn.run": ["Run"],
     "livn.models": ["ReducedCalciumSomaDendrite", "LIF", "Izhikevich"],
     "livn.decoding": ["Decoding", "Raw", "MeanFiringRate", "ChannelRecording", "CultureStatistics"],
     "livn.encoding": ["Encoding", "NoInput", "ElectrodePulses"],

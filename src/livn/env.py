@@ -568,7 +568,8 @@ class Env:
         return self
 
     def record_voltage(self, population: str | Iterable[str] | None = None,
-                       dt: float | None = None, gids: Iterable[int] | None = None) -> Env:  # fmt: skip
+                       dt: float | None = None, gids: Iterable[int] | None = None,
+                       sections: str | Iterable[str] | None = None) -> Env:  # fmt: skip
         """Record somatic voltage every ``model.record_dt`` ms.
 
         Args:
@@ -576,7 +577,16 @@ class Env:
             dt: livn 2.0.0's recording interval (ms); here it is the model's ``record_dt``, so
                 only that value is accepted (build the model with another ``record_dt``).
             gids: Record only these cells (of the populations).
+            sections: ``None`` or ``"soma"``: the voltage is somatic, one row per cell
+                (livn 2.0.0 recorded a row per section by default).
         """
+        if sections is not None:
+            names = [sections] if isinstance(sections, str) else list(sections)
+            if names != ["soma"]:
+                raise ConfigError(
+                    f"record_voltage sections={sections!r}: this livn records the somatic "
+                    "voltage only (one row per cell); omit sections= or pass 'soma'."
+                )
         if dt is not None:
             rdt = float(self.model.record_dt)
             value = limits.number(dt, "record_voltage dt", 0.0, exclusive_minimum=True,
@@ -941,12 +951,23 @@ class Env:
         ]
 
     def __call__(self, decoding: Any, inputs: Any = None, encoding: Any = None, **kwargs: Any):
-        """``decoding(env, *env.run(decoding.duration, encoding(env, duration, inputs)))``."""
-        duration = getattr(decoding, "duration", None)
+        """``decoding(env, *env.run(decoding.duration, encoding(env, duration, inputs)))``.
+
+        As in livn 2.0.0, a number instead of a decoding is a duration (ms): ``env(100)`` runs
+        100 ms (under ``encoding(env, 100, inputs)`` if given) and returns the
+        :class:`RunResult`.
+        """
+        raw = isinstance(decoding, int | float | np.integer | np.floating) and not isinstance(
+            decoding, bool)  # fmt: skip
+        duration = decoding if raw else getattr(decoding, "duration", None)
         if duration is None:
-            raise ConfigError("the decoding must define a duration (ms).")
+            raise ConfigError(
+                "the decoding must define a duration (ms); or call env(duration_ms) for the "
+                "raw result."
+            )
         stimulus = encoding(self, duration, inputs) if encoding is not None else None
-        return decoding(self, *self.run(duration, stimulus, **kwargs))
+        result = self.run(duration, stimulus, **kwargs)
+        return result if raw else decoding(self, *result)
 
 
 def make(name: str, **kwargs: Any) -> Env:
