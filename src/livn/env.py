@@ -581,8 +581,8 @@ class Env:
                 (livn 2.0.0 recorded a row per section by default).
         """
         if sections is not None:
-            names = [sections] if isinstance(sections, str) else list(sections)
-            if names != ["soma"]:
+            names = [sections] if isinstance(sections, str) else sections
+            if not isinstance(names, list | tuple) or list(names) != ["soma"]:
                 raise ConfigError(
                     f"record_voltage sections={sections!r}: this livn records the somatic "
                     "voltage only (one row per cell); omit sections= or pass 'soma'."
@@ -597,14 +597,17 @@ class Env:
                     f"{rdt:g} ms of the model; omit dt, or build the model with record_dt="
                     f"{value:g} (e.g. ReducedCalciumSomaDendrite(record_dt={value:g}))."
                 )
-        self._record["voltage"] = _populations(self.system, population)
-        self._record["voltage_gids"] = None if gids is None else self._check_gids(gids)
+        pops = _populations(self.system, population)
+        chosen = None if gids is None else self._check_gids(gids)
+        self._record["voltage"], self._record["voltage_gids"] = pops, chosen  # both or neither
         return self
 
     def _check_gids(self, gids: Iterable[int]) -> np.ndarray:
         try:
+            if isinstance(gids, str | bytes | Mapping):
+                raise TypeError
             arr = np.asarray(list(gids) if not isinstance(gids, np.ndarray) else gids)
-        except TypeError:
+        except (TypeError, ValueError):
             raise ConfigError(f"gids must be a list of cell ids; got {gids!r}.") from None
         n = self.system.num_neurons
         if arr.dtype == bool or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
@@ -627,13 +630,23 @@ class Env:
     def record(self, what: str, population: str | Iterable[str] | None = None,
                **kwargs: Any) -> Env:  # fmt: skip
         """livn 2.0.0's ``record(what, population, **kw)``: ``record_<what>(population, **kw)``."""
+        import inspect
+
         method = RECORDABLE.get(what) if isinstance(what, str) else None
         if method is None:
             raise ConfigError(
                 f"cannot record {what!r}. Valid: {', '.join(RECORDABLE)}."
                 f"{did_you_mean(str(what), RECORDABLE)}"
             )
-        return getattr(self, method)(population, **kwargs)
+        recorder = getattr(self, method)
+        valid = [p for p in inspect.signature(recorder).parameters if p != "population"]
+        unknown = [k for k in kwargs if k not in valid]
+        if unknown:
+            raise ConfigError(
+                f"record({what!r}) takes no argument {', '.join(map(repr, unknown))}. Valid: "
+                f"population{''.join(', ' + p for p in valid)}."
+            )
+        return recorder(population, **kwargs)
 
     def _gid_mask(self, pops: list[str]) -> np.ndarray:
         mask = np.zeros(self.system.num_neurons, dtype=bool)

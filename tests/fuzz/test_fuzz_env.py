@@ -407,6 +407,66 @@ def test_clear_seed(env, seed):
         assert env.seed == old
 
 
+@settings(max_examples=budget(40))
+@given(seed=st.one_of(st.none(), counts(0, MAX_SEED, (0, 100))),
+       reseed=st.sampled_from([False, True, np.True_, None, 1, 0, "yes"]))
+def test_clear_reseed(env, seed, reseed):
+    """``clear(seed=, reseed=)``: reseed is a bool; seed and reseed=True together are refused;
+    a reseed derives the next seed from the current one."""
+    old = env.seed
+    if not isinstance(reseed, bool | np.bool_):
+        verdict = BAD
+    elif seed is not None and reseed:
+        verdict = BAD
+    else:
+        verdict = OK if seed is None or (is_int(seed) and 0 <= seed <= MAX_SEED) else BAD
+    _, error = outcome(lambda: env.clear(seed=seed, reseed=reseed), surface="Env.clear(reseed=)",
+                       verdict=verdict, suspects=["seed", "reseed"])
+    if error is not None:
+        assert env.seed == old
+    elif seed is not None:
+        assert env.seed == seed
+    elif reseed:
+        expected = int(np.random.SeedSequence(old).generate_state(1)[0])
+        assert env.seed == expected and 0 <= env.seed <= MAX_SEED
+    else:
+        assert env.seed == old
+
+
+@settings(max_examples=budget(40))
+@given(what=st.sampled_from(["spikes", "voltage", "membrane_current", "voltages", "", 3, None]),
+       population=st.sampled_from([None, "EXC", ["INH"], "EX", 5]),
+       kwargs=st.dictionaries(st.sampled_from(["dt", "gids", "sections", "bogus"]),
+                              st.sampled_from([None, 0.1, 0.5, -1.0, math.nan, "0.1", [0, 1], [10],
+                                               [-1], [True], [0.5], "soma", ["soma", "axon"]]),
+                              max_size=2))
+def test_record(env, what, population, kwargs):
+    """``record(what, population, **kw)`` as livn 2.0.0 calls it; refused at the call."""
+    saved = dict(env._record)
+    pop_ok = population is None or population in ("EXC", ["INH"])
+    verdict = OK if what in ("spikes", "voltage", "membrane_current") and pop_ok else BAD
+    for k, x in kwargs.items():
+        if what != "voltage" or k == "bogus":
+            verdict = BAD
+        elif k == "dt" and x is not None and not (is_real(x) and x == 0.1):
+            verdict = BAD
+        elif k == "gids" and x is not None and x != [0, 1]:
+            verdict = BAD
+        elif k == "sections" and x not in (None, "soma"):
+            verdict = BAD
+    try:
+        _, error = outcome(lambda: env.record(what, population, **kwargs), surface="Env.record",
+                           verdict=verdict, suspects=["record", "population", "gids", "dt",
+                                                      "sections", str(what), str(population),
+                                                      *kwargs])
+        if error is None and what == "voltage":
+            assert env._record["voltage_gids"] is None or list(env._record["voltage_gids"]) == [0, 1]
+        elif error is not None:
+            assert env._record == saved, "a refused record() changed what is recorded"
+    finally:
+        env._record = saved
+
+
 @settings(max_examples=budget(30))
 @given(seed=counts(0, MAX_SEED, (0, 100)),
        system=st.sampled_from(["EI1", "EI9", "", "/", "memory://x", 3]))
