@@ -452,3 +452,17 @@ def test_livn_run_names_our_result_class():
     env = Env(1, backend="native").init()
     env.record_spikes()
     assert isinstance(env.run(1.0), Run)
+
+
+def test_weight_keys_of_populations_whose_names_hold_underscores():
+    from livn.system.synapses import resolve_weight_key
+
+    pops = ["L2_3", "INH"]
+    keys = ["L2_3_L2_3-dendrite-AMPA-weight", "INH_L2_3-soma-AMPA-weight",
+            "L2_3_INH-soma-GABA_A-weight"]
+    assert resolve_weight_key("L2_3", keys, pops) == [keys[0], keys[2]]  # post L2_3
+    assert resolve_weight_key("L2_3_INH", keys, pops) == [keys[2]]
+    assert resolve_weight_key("INH_L2_3-AMPA", keys, pops) == [keys[1]]
+    assert resolve_weight_key("L2_3_L2_3-dend-AMPA-weight", keys, pops) == [keys[0]]
+    with pytest.raises(ConfigError, match=r"'L2' names no projection"):
+        resolve_weight_key("L2-AMPA", keys, pops)

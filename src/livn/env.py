@@ -409,7 +409,8 @@ class Env:
         signed = bool(getattr(self.model, "signed_weights", False))
         known = [*net.weight_keys, *net.unused_keys]
         for key, value in weights.items():
-            targets = [k for k in resolve_weight_key(key, known) if k not in net.unused_keys]
+            targets = [k for k in resolve_weight_key(key, known, self.system.populations)
+                       if k not in net.unused_keys]  # fmt: skip
             if not targets:
                 continue  # mechanisms this model does not simulate (e.g. NMDA on LIF)
             value = limits.float32(limits.number(value, f"weight {key!r}", None if signed else 0.0),

@@ -111,14 +111,19 @@ SECTION_ALIASES: dict[str, str] = {"dend": "dendrite"}
 ANY_SECTION = "hillock"
 
 
-def _key_parts(key: str) -> tuple[str, str, str, str]:
-    """``(post, pre, section, mechanism)`` of a full weight key."""
-    proj, section, mechanism, _ = key.split("-")
+def _key_parts(key: str, populations: list[str]) -> tuple[str, str, str, str]:
+    """``(post, pre, section, mechanism)`` of a full weight key (population names may hold
+    ``_``: the split is the one that yields two of ``populations``)."""
+    proj, section, mechanism, _ = key.rsplit("-", 3)
+    for post in populations:
+        if proj.startswith(post + "_") and proj[len(post) + 1 :] in populations:
+            return post, proj[len(post) + 1 :], section, mechanism
     post, _, pre = proj.partition("_")
     return post, pre, section, mechanism
 
 
-def resolve_weight_key(key: object, keys: list[str]) -> list[str]:
+def resolve_weight_key(key: object, keys: list[str],
+                       populations: list[str] | None = None) -> list[str]:  # fmt: skip
     """The full weight keys that ``key`` names, in ``keys`` order.
 
     A key is ``"{post}_{pre}-{section}-{mechanism}-weight"`` (SPEC §2.4) or, as in livn 2.0.0,
@@ -131,6 +136,8 @@ def resolve_weight_key(key: object, keys: list[str]) -> list[str]:
     Args:
         key: The user's key.
         keys: All full weight keys of the network (``Env.weight_names``).
+        populations: The system's population names (to split ``post_pre`` where names hold
+            ``_``; default: split at the first ``_``).
 
     Raises:
         ConfigError: A key that is not a string, has a part that names no projection,
@@ -153,14 +160,18 @@ def resolve_weight_key(key: object, keys: list[str]) -> list[str]:
         raise refuse("a weight key is a non-empty string like 'EXC_INH-soma-GABA_A-weight'")
     if key in keys:
         return [key]
-    parts = [_key_parts(k) for k in keys]
-    head, *rest = key.split("-")
-    projections = {f"{p[0]}_{p[1]}" for p in parts}
+    parts = [_key_parts(k, list(populations or [])) for k in keys]
+    projections = {f"{p[0]}_{p[1]}": (p[0], p[1]) for p in parts}
     posts = {p[0] for p in parts}
+    # the head is the longest leading run of '-'-parts that names a projection or population
+    pieces = key.split("-")
+    cut = next((i for i in range(len(pieces), 0, -1)
+                if "-".join(pieces[:i]) in projections.keys() | posts), 1)  # fmt: skip
+    head, rest = "-".join(pieces[:cut]), pieces[cut:]
     sections = {p[2] for p in parts}
     mechanisms = {p[3] for p in parts}
     if head in projections:
-        want = {"post": head.partition("_")[0], "pre": head.partition("_")[2]}
+        want = dict(zip(("post", "pre"), projections[head], strict=True))
     elif head in posts:
         want = {"post": head}
     else:
