@@ -466,3 +466,13 @@ def test_weight_keys_of_populations_whose_names_hold_underscores():
     assert resolve_weight_key("L2_3_L2_3-dend-AMPA-weight", keys, pops) == [keys[0]]
     with pytest.raises(ConfigError, match=r"'L2' names no projection"):
         resolve_weight_key("L2-AMPA", keys, pops)
+
+
+def test_livn_make_takes_system_as_in_2_0_0():
+    import livn
+
+    env = livn.make(system={"EXC": 2}, backend="native", seed=4)
+    assert env.engine is not None and env.system.num_neurons == 2 and env.seed == 4
+    defaults = Env({"EXC": 2}, backend="native").init().model_defaults()["noise"]
+    np.testing.assert_allclose(np.asarray(env.params["noise"]["g_e0"]), defaults["EXC-g_e0"],
+                               rtol=1e-6)

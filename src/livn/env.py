@@ -984,6 +984,7 @@ class Env:
         return result if raw else decoding(self, *result)
 
 
-def make(name: str, **kwargs: Any) -> Env:
-    """A ready Env for a predefined system (or path): initialised, defaults applied."""
-    return Env(name, **kwargs).init().apply_model_defaults()
+def make(system: Any, **kwargs: Any) -> Env:
+    """A ready Env for a predefined system (or a path, a System, a number of cells):
+    initialised, defaults applied. ``livn.make(system="EI2")`` as in livn 2.0.0."""
+    return Env(system, **kwargs).init().apply_model_defaults()
