@@ -39,6 +39,9 @@ def test_parallel_system_int_is_that_many_unconnected_exc_cells():
     np.testing.assert_array_equal(s.neuron_coordinates,
                                   [[0, 0, 0, 0], [1, 30, 0, 0], [2, 60, 0, 0], [3, 90, 0, 0]])
     assert not s.has_mea and s.default_io() is None
+    text = s.summary()
+    assert text.splitlines()[0] == "ParallelSystem 'ParallelSystem' (in memory: unconnected cells)"
+    assert "synapses: 0" in text and "x [0.0, 90.0]" in text and "no electrodes" in text
 
 
 def test_parallel_system_mapping_orders_gids_by_the_mapping():

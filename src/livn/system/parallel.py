@@ -155,6 +155,13 @@ class ParallelSystem(System):
         """None: no tuned parameters (the model's defaults apply)."""
         return None
 
+    def summary(self) -> str:
+        """:meth:`System.summary` of the cells; no directory, no electrodes."""
+        lines = super().summary().splitlines()
+        lines[0] = f"ParallelSystem {self.name!r} (in memory: unconnected cells)"
+        lines[-1] = "  mea: none (a ParallelSystem has no electrodes; pass io=MEA(...) to Env)"
+        return "\n".join(lines)
+
     def default_io(self) -> None:
         """None: a ParallelSystem has no IO device (no MEA channels)."""
         return None
