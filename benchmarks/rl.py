@@ -231,7 +231,7 @@ def load_transitions(args: argparse.Namespace, out: Path) -> tuple[Any, dict[str
     data = load_dataset(directory)  # all its samples (train+test)
     t0 = time.perf_counter()
     tr = dataset_transitions(data, make_task(args), args.system, step_ms=args.step_ms)
-    info |= {"path": str(directory), "rows": len(data), "transitions": len(tr.rewards),
+    info |= {"path": str(directory.resolve()), "rows": len(data), "transitions": len(tr.rewards),
              "convert_wall_s": time.perf_counter() - t0,
              "mean_return_per_step": float(np.mean(tr.rewards)) if len(tr.rewards) else None}  # fmt: skip
     return tr, info
