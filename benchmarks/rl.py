@@ -74,7 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-episodes", type=int, help="deterministic episodes after training")
     p.add_argument("--smooth", type=int, help="episodes in the moving average of the curve")
     p.add_argument("--dataset", default=None,
-                   help="a merged livn dataset directory (default: sample one into --out)")
+                   help="a merged livn dataset directory or a Hugging Face dataset id (config "
+                        "--system); default: sample one into --out")
     p.add_argument("--samples", type=int, help="samples of the dataset --replay builds")
     p.add_argument("--sample-steps", type=int, help="environment steps per sample")
     p.add_argument("--hold", type=int, default=5, help="steps per stimulation level (dataset)")
@@ -228,7 +229,8 @@ def load_transitions(args: argparse.Namespace, out: Path) -> tuple[Any, dict[str
                 f"the dataset {directory} has {step:g}-ms steps, the benchmark {args.step_ms:g} "
                 f"ms; pass --step-ms {step:g}."
             )
-    data = load_dataset(directory)  # all its samples (train+test)
+    # a merged directory: all its samples (train+test); a Hugging Face id: its system's config
+    data = load_dataset(directory, name=None if directory.is_dir() else Path(args.system).name)
     t0 = time.perf_counter()
     tr = dataset_transitions(data, make_task(args), args.system, step_ms=args.step_ms)
     info |= {"path": str(directory.resolve()), "rows": len(data), "transitions": len(tr.rewards),

@@ -314,7 +314,8 @@ def load_dataset(source: str | os.PathLike, split: str | None = None,
     from livn.errors import require
 
     datasets = require("datasets", "datasets")
-    path = Path(os.path.expanduser(os.fspath(source)))
+    source = os.fspath(source)
+    path = Path(os.path.expanduser(source))
     if path.is_dir():
         record_path = path / "merge.json"
         if not record_path.is_file():
@@ -338,3 +339,8 @@ def load_dataset(source: str | os.PathLike, split: str | None = None,
         return datasets.load_dataset(str(source), name=name, split=split or "train")
     except ValueError as e:  # an unknown split or config
         raise ConfigError(f"cannot load split {split!r} of {source} (config {name!r}): {e}") from None
+    except OSError as e:  # not on the Hub, offline, or no such directory
+        raise ConfigError(
+            f"cannot load the dataset {source!r} ({type(e).__name__}: {e}); pass the directory "
+            "of a merged `livn systems sample` job, or a Hugging Face dataset id you can reach."
+        ) from None
