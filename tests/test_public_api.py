@@ -41,6 +41,8 @@ PUBLIC = {
     "livn.integrations.gym": ["LivnGym", "LivnVectorEnv", "SpaceEncoding", "RateDecoding"],
     "livn.integrations.nwb": ["to_nwbfile", "write_nwb", "export"],
     "livn.integrations.spikeinterface": ["to_recording", "to_sorting", "to_probe", "export"],
+    "livn.integrations.replay": ["StepPulses", "dataset_transitions", "load_dataset",
+                                 "REQUIRED_COLUMNS"],
     "livn.workflows.sweeps": ["Batch", "BatchConfig", "expand", "count", "get_pattern", "PATTERNS",
                               "iter_stimuli"],
     "livn.errors": [
