@@ -108,25 +108,3 @@ def replace_directory(target: Path, build: Callable[[Path], None]) -> str:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(tmp)
     return str(target)
-    _fs.make_dirs(target.parent)
-    short = target.name[:64]  # the staging names must fit NAME_MAX (255) for any target name
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{short}.tmp-", dir=target.parent))
-    except OSError as e:
-        raise ConfigError(
-            f"cannot write the system into {target.parent}: {e.strerror or e}. Choose another "
-            "output_directory."
-        ) from None
-    try:
-        build(tmp)
-        if target.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{short}.old-", dir=target.parent))
-            os.rename(target, trash / "old")
-            os.rename(tmp, target)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.rename(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(tmp)
-    return str(target)
