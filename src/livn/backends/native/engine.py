@@ -16,7 +16,7 @@ with the JAX engine.
 * **Delivery**: the JAX engine's event path (a ring of future inputs, delay ≥ 2 steps), so
   spikes arrive on the same step; AMPA depression per presynaptic cell at its spike.
 * **Chunks**: a run is advanced in chunks of whole recording blocks, sized so the chunk's
-  normals and spike buffers stay near 32 MB; the spike buffer of a chunk holds one spike per
+  spike buffers stay near 32 MB; the spike buffer of a chunk holds one spike per
   cell and step, so it can never overflow.
 """
 
@@ -59,7 +59,7 @@ class NativeEngine(HostEngine):
         self.real = self.src.dtype
         self.kernel = build(self.src)
         n = max(network.num_neurons, 1)
-        # steps per kernel call: whole recording blocks, ~32 MB of normals and spike buffers
+        # steps per kernel call: whole recording blocks, ~32 MB of spike buffers
         self.chunk = max(self.n_sub, (2_000_000 // n) // self.n_sub * self.n_sub)
         tab, _ = network.by_pre()
         valid = tab["slot"] < network.n_slots
@@ -76,7 +76,6 @@ class NativeEngine(HostEngine):
         self.out_std = tab["std"][valid].astype(np.uint8)
         self._key = noise_key(self.seed)
         self._noise_active = False
-        self._params: dict | None = None
         self._zero_inj = [np.zeros((1, g.cell.n_comp, g.n), self.real) for g in network.groups]
         self._reset()
 
