@@ -1,15 +1,18 @@
 """Culture envs: environment steps per second of LivnVectorEnv against SyncVectorEnv.
 
 Pendulum-v1 through EI2 (actuator role, default codecs, 20 ms of culture per step, random
-stimulation). ``LivnVectorEnv`` advances ``num_envs`` cultures by one vmapped program of the
-JAX engine (in sub-batches of ``--batch-size``, default 8 on a CPU and all on a GPU);
-``SyncVectorEnv`` steps ``num_envs`` LivnGym envs, each on its own Env, one after another.
+stimulation). ``LivnVectorEnv`` advances ``num_envs`` cultures through ``Env.run_batch(states=)``:
+on the JAX engine one vmapped program (in sub-batches of ``--batch-size``, default 8 on a CPU
+and all on a GPU), on the native engine one culture after another from snapshots;
+``SyncVectorEnv`` steps ``num_envs`` LivnGym envs, each on its own Env (``--sync-backend``,
+default the same backend), one after another.
 Both are warmed up (compiled) before timing, then take turns for ``--rounds`` rounds of
 ``--steps`` vector steps (so that a busy machine slows both alike); the figure is the median
 over rounds of sub-environment steps per second (``num_envs`` × vector steps / wall s).
 
     python benchmarks/gym_vector.py [--system EI2] [--step-ms 20] [--sizes 1 8 64]
         [--steps 5] [--rounds 3] [--batch-size N] [--only vector|sync] [--json FILE]
+        [--backend jax|native] [--sync-backend jax|native]
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--only", choices=["vector", "sync"], default=None)
     parser.add_argument("--json", default=None, help="write the figures to this file")
+    parser.add_argument("--backend", default="jax", help="the vector env's Env backend")
+    parser.add_argument("--sync-backend", default=None, help="the single envs' (default: same)")
     args = parser.parse_args()
 
     import gymnasium as gym
@@ -55,17 +60,19 @@ def main() -> None:
 
     space = gym.make(args.task).action_space
 
-    def culture():
-        env = Env(args.system, seed=1, backend="jax").init()
+    def culture(backend=args.backend):
+        env = Env(args.system, seed=1, backend=backend).init()
         env.apply_model_defaults()
         return env
 
     def single():
         dec = RateDecoding(duration=args.step_ms, space=space)
-        return LivnGym(gym.make(args.task), culture(), decoding=dec)
+        return LivnGym(gym.make(args.task), culture(args.sync_backend or args.backend),
+                       decoding=dec)  # fmt: skip
 
     print(f"device: {jax.devices()[0]}; {args.task} through {args.system}, "
-          f"{args.step_ms:g} ms per step; env steps per second")  # fmt: skip
+          f"{args.step_ms:g} ms per step; backends: vector {args.backend}, sync "
+          f"{args.sync_backend or args.backend}; env steps per second")  # fmt: skip
     print(f"{'num_envs':>8} {'LivnVectorEnv':>14} {'SyncVectorEnv':>14} {'ratio':>6}")
     rows = []
     for n in args.sizes:
@@ -94,6 +101,7 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"system": args.system, "task": args.task, "step_ms": args.step_ms,
+                       "backend": args.backend, "sync_backend": args.sync_backend or args.backend,
                        "device": str(jax.devices()[0]), "rows": rows}, f, indent=1)  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from livn import limits
+from livn.batch import BatchState, seeds_arg
 from livn.errors import ConfigError, did_you_mean, positive_ms
 from livn.result import RunResult
 from livn.stimulus import Stimulus
@@ -788,57 +789,138 @@ class Env:
         return RunResult(it, t, iv, v, im, mp, full=rec["membrane_current"] is not None,
                          t0=t0, duration=duration, record_dt=float(self.model.record_dt))
 
+    def batch_state(self, seeds: Iterable[int] | int, initial: bool = False) -> BatchState:
+        """Independent copies of this Env's culture for :meth:`run_batch` ``states=``.
+
+        Args:
+            seeds: One noise seed per culture, or a number of cultures ``n`` (seeds
+                ``seed, seed + 1, …``).
+            initial: Start every culture at t = 0 (as after :meth:`clear`) instead of at the
+                Env's current state.
+
+        Returns:
+            A :class:`livn.batch.BatchState` (see there for an example).
+        """
+        self._check_init()
+        seeds = seeds_arg(seeds, self.seed, "batch_state seeds")
+        if initial:
+            states = self.engine.initial_states(len(seeds))
+        else:
+            states = self.engine.stack_states(self.state, len(seeds))
+        return BatchState(self.engine, states, seeds)
+
+    def _batch_stimulus(self, stimulus: Any) -> tuple[dict, bool]:
+        """``(engine stimulus arguments, whether they have a leading trial axis)``."""
+        if stimulus is None:
+            return {}, False
+        if isinstance(stimulus, list | tuple) and stimulus and all(
+                isinstance(x, Stimulus) for x in stimulus):  # fmt: skip
+            return self._stimulus_list(list(stimulus)), True
+        stim = stimulus if isinstance(stimulus, Stimulus) else None
+        arr = stim.array if stim is not None else stimulus
+        if getattr(arr, "ndim", 0) != 3:
+            return self._stimulus_args(stimulus), False
+        space = stim.space if stim is not None else "cells"
+        dt = stim.dt if stim is not None else 1.0
+        per = [self._stimulus_args(Stimulus(a, dt=dt, space=space)) for a in arr]
+        return {**per[0], "stim": self.engine.stack([p["stim"] for p in per])}, True
+
+    def _stimulus_list(self, stims: list[Stimulus]) -> dict:
+        """Engine arguments of one :class:`Stimulus` per trial (same space, dt and shape)."""
+        first = stims[0]
+        for i, x in enumerate(stims):
+            same_gids = (x.gids is None and first.gids is None) or (
+                x.gids is not None and first.gids is not None
+                and np.array_equal(x.gids, first.gids))  # fmt: skip
+            if (x.space, x.dt, tuple(x.array.shape)) != (
+                    first.space, first.dt, tuple(first.array.shape)) or not same_gids:  # fmt: skip
+                raise ConfigError(
+                    f"run_batch stimuli must share space, dt, shape and gids: trial {i} has "
+                    f"{x.space} {tuple(x.array.shape)} at {x.dt:g} ms, trial 0 {first.space} "
+                    f"{tuple(first.array.shape)} at {first.dt:g} ms."
+                )
+        args = self._stimulus_args(first)
+        if first.space == "channels":
+            arrays = [x.array for x in stims]
+            stacked = (np.stack([np.asarray(a, np.float32) for a in arrays])
+                       if all(isinstance(a, np.ndarray) for a in arrays)
+                       else self.engine.stack(arrays))  # fmt: skip
+            return {**args, "stim": stacked}
+        per = [args] + [self._stimulus_args(x) for x in stims[1:]]
+        return {**args, "stim": self.engine.stack([p["stim"] for p in per])}
+
     def run_batch(self, duration: float, stimulus: Stimulus | Any | None = None,
-                  seeds: Iterable[int] | None = None, batch_size: int | None = None):  # fmt: skip
+                  seeds: Iterable[int] | None = None, batch_size: int | None = None, *,
+                  states: BatchState | None = None):  # fmt: skip
         """Run independent trials in one vectorised call (``jax.vmap``; fast on GPUs).
 
         Every trial starts from the current state and differs in its noise seed (``seeds``,
         default ``seed, seed + 1, …``) and, if the stimulus array has a leading batch axis
         ``[B, T, n]``, in its stimulus. The Env's own state does not advance.
 
+        With ``states`` (from :meth:`batch_state`), trial ``i`` continues culture ``i`` of
+        ``states`` instead — its state, clock and seed — and ``states`` advances by the run
+        (the cultures of a vector RL environment; see :mod:`livn.batch`).
+
+        Args:
+            duration: ms; rounded to whole integration steps.
+            stimulus: As for :meth:`run` (the same for every trial), or one per trial: a
+                list of :class:`Stimulus` (same space, dt, shape and gids), or a bare
+                ``[B, T, n]`` array of somatic currents (nA).
+            seeds: Noise seed per trial (not with ``states``, which carry their own).
+            batch_size: Number of trials when neither ``seeds`` nor a batched stimulus say.
+            states: Cultures to continue (their number is the number of trials).
+
         Returns:
-            A list of :class:`RunResult`, one per trial.
+            A list of :class:`RunResult`, one per trial (``t0``: the trial's start time).
         """
         self._check_init()
         duration = positive_ms(duration, "duration")
         n_steps = limits.steps(duration, self.engine.dt)
-        batched_stim = False
-        args: dict = {}
-        if stimulus is not None:
-            stim = stimulus if isinstance(stimulus, Stimulus) else None
-            arr = stim.array if stim is not None else stimulus
-            if getattr(arr, "ndim", 0) == 3:
-                batched_stim = True
-                space = stim.space if stim is not None else "cells"
-                dt = stim.dt if stim is not None else 1.0
-                per = [self._stimulus_args(Stimulus(a, dt=dt, space=space)) for a in arr]
-                args = {**per[0], "stim": self.engine.stack([p["stim"] for p in per])}
-            else:
-                args = self._stimulus_args(stimulus)
-        if seeds is None:
+        args, batched_stim = self._batch_stimulus(stimulus)
+        if states is not None:
+            if not isinstance(states, BatchState):
+                raise ConfigError(
+                    f"run_batch states must be a BatchState from env.batch_state(seeds); got "
+                    f"{type(states).__name__}."
+                )
+            states.check(self.engine)
+            if seeds is not None or batch_size is not None:
+                raise ConfigError(
+                    "run_batch(states=...) takes its trials and seeds from the states; drop "
+                    "seeds= and batch_size= (BatchState.reset(i, seed) changes a seed)."
+                )
+            seeds = states.seeds
+        elif seeds is None:
             b = batch_size if batch_size is not None else (
                 args["stim"].shape[0] if batched_stim else 1)  # fmt: skip  (0 is not 1)
             b = limits.integer(b, "batch_size", 1)
             seeds = [self.seed + i for i in range(b)]
-        try:
-            if isinstance(seeds, str | bytes | Mapping):
-                raise TypeError
-            seeds = list(seeds)
-        except TypeError:
+        else:
+            seeds = seeds_arg(seeds, self.seed, "run_batch seeds")
+        if batched_stim and args["stim"].shape[0] != len(seeds):
             raise ConfigError(
-                f"run_batch seeds must be a list of integer seeds (one per trial); got {seeds!r}."
-            ) from None
-        seeds = [limits.seed(s, "run_batch seed") for s in seeds]
-        if not seeds:
-            raise ConfigError("run_batch needs at least one seed (one trial).")
+                f"the stimulus has {args['stim'].shape[0]} trials (leading axis) but the batch "
+                f"has {len(seeds)} ({'cultures in states' if states is not None else 'seeds'}); "
+                "give one stimulus per trial, or one [T, n] stimulus for all."
+            )
         self._check_memory(duration, n_steps, len(seeds))
-        keys = self.engine.keys(seeds)
         rec = self._record
-        _, buf, vs, ims, _ = self.engine.run_batch(
+        if states is not None:
+            t0s = states.t
+            keys = states.keys()
+            extra = {"states": states._states}
+        else:
+            t0s = np.full(len(seeds), self.t)
+            keys = self.engine.keys(seeds)
+            extra = {}
+        finals, buf, vs, ims, _ = self.engine.run_batch(
             self.state, self.params, n_steps, keys, batched_stim=batched_stim,
             record_v=rec["voltage"] is not None, record_im=rec["membrane_current"] is not None,
-            **args,
+            **args, **extra,
         )  # fmt: skip
+        if states is not None:
+            states._advance(finals)
         buf = [np.asarray(b) for b in buf]
         vs = None if vs is None else np.asarray(vs)
         ims = None if ims is None else np.asarray(ims)
@@ -847,7 +929,7 @@ class Env:
                 tuple(b[i] for b in buf),
                 None if vs is None else vs[i],
                 None if ims is None else ims[i],
-                t0=self.t, duration=n_steps * self.engine.dt,
+                t0=float(t0s[i]), duration=n_steps * self.engine.dt,
             )
             for i in range(len(seeds))
         ]

@@ -40,6 +40,14 @@ class HostState:
     t: float  # ms
 
 
+@dataclass(frozen=True)
+class TrialSnapshot:
+    """The state of one trial of ``run_batch(states=)``: a simulator snapshot and its time."""
+
+    snapshot: Any
+    t: float  # ms
+
+
 @dataclass
 class Injection:
     """Injected current of a run, per cell group and compartment, piecewise constant.
@@ -176,6 +184,35 @@ class HostEngine:
         self._token += 1
         return HostState(self._token, 0.0)
 
+    def stack_states(self, state: Any, n: int) -> list[TrialSnapshot]:
+        """``n`` copies of the current ``state`` (one per trial; ``run_batch(states=)``)."""
+        self._check_state(state)
+        snap = TrialSnapshot(self._save(), self._t)
+        return [snap] * int(n)  # snapshots are never changed in place
+
+    def initial_states(self, n: int) -> list[TrialSnapshot]:
+        """``n`` copies of the state at t = 0 (the Env's own state is kept)."""
+        current, t, noise_seed = self._save(), self._t, self._noise_seed
+        token = self._token
+        try:
+            self._reset()
+            snap = TrialSnapshot(self._save(), 0.0)
+        finally:
+            self._restore(current)
+            self._t, self._noise_seed, self._token = t, noise_seed, token
+        return [snap] * int(n)
+
+    @staticmethod
+    def set_trial(states: list, index: int, source: list, row: int) -> list:
+        """``states`` with trial ``index`` replaced by trial ``row`` of ``source``."""
+        out = list(states)
+        out[int(index)] = source[int(row)]
+        return out
+
+    def trial_steps(self, states: list) -> np.ndarray:
+        """``[B]`` integration steps done by each trial of ``states``."""
+        return np.asarray([round(s.t / self.dt) for s in states], np.int64)
+
     def _check_state(self, state: Any) -> None:
         if not isinstance(state, HostState) or state.token != self._token:
             raise ConfigError(
@@ -245,15 +282,21 @@ class HostEngine:
     def run_batch(self, state: Any, params: dict, n_steps: int, keys: Any, *,
                   batched_stim: bool = False, stim: Any = None, stim_dt: float = 1.0,
                   record_v: bool = False, record_im: bool = False, stim_kind: str = "cells",
-                  maps: Any = None, capacity: int = 0):  # fmt: skip
-        """Trials one after another from one snapshot of ``state`` (which does not advance)."""
+                  maps: Any = None, capacity: int = 0,
+                  states: list[TrialSnapshot] | None = None):  # fmt: skip
+        """Trials one after another from one snapshot of ``state`` (which does not advance),
+        or each from its own :class:`TrialSnapshot` of ``states``; the first result is the
+        trials' final snapshots (``None`` without ``states``)."""
         self._check_state(state)
         snapshot = self._save()
         t0, noise_seed = self._t, self._noise_seed
-        bufs, vs, ims = [], [], []
+        bufs, vs, ims, finals = [], [], [], []
         try:
             for b, k in enumerate(keys):
-                if b:
+                if states is not None:
+                    self._restore(states[b].snapshot)
+                    self._t = states[b].t
+                elif b:
                     self._restore(snapshot)
                     self._t = t0
                 self._noise_seed = None  # every trial restarts the streams from its seed
@@ -265,6 +308,8 @@ class HostEngine:
                 bufs.append(buf)
                 vs.append(v)
                 ims.append(im)
+                if states is not None:
+                    finals.append(TrialSnapshot(self._save(), self._t))
         finally:
             self._restore(snapshot)
             self._t, self._noise_seed = t0, noise_seed
@@ -273,7 +318,8 @@ class HostEngine:
         pad = lambda a: np.pad(a, (0, width - len(a)))  # noqa: E731
         buf = (np.stack([pad(b[0]) for b in bufs]), np.stack([pad(b[1]) for b in bufs]),
                np.stack([b[2] for b in bufs]), np.stack([b[3] for b in bufs]))  # fmt: skip
-        return (None, buf, None if not record_v else np.stack(vs),
+        return (finals if states is not None else None, buf,
+                None if not record_v else np.stack(vs),
                 None if not record_im else np.stack(ims), None)
 
     # ------------------------------------------------------------------ to implement

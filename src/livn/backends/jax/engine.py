@@ -227,6 +227,24 @@ class Engine:
             state["fut"] = np.zeros((self.net.ring, self.net.n_slots + 1), np.float32)
         return _dev_tree(state)
 
+    def stack_states(self, state, n: int):
+        """``n`` copies of ``state`` (one per trial; :meth:`run_batch` ``states=``)."""
+        return jax.tree_util.tree_map(
+            lambda x: _dev(np.broadcast_to(np.asarray(x), (int(n), *np.shape(x))).copy()), state)
+
+    def initial_states(self, n: int):
+        """``n`` copies of :meth:`initial_state`."""
+        return self.stack_states(self.initial_state(), n)
+
+    def set_trial(self, states, index: int, source, row: int):
+        """``states`` with trial ``index`` replaced by trial ``row`` of ``source``."""
+        return jax.tree_util.tree_map(lambda s, x: s.at[int(index)].set(x[int(row)]),
+                                      states, source)  # fmt: skip
+
+    def trial_steps(self, states) -> np.ndarray:
+        """``[B]`` integration steps done by each trial of ``states``."""
+        return np.asarray(states["step"]).reshape(-1).astype(np.int64)
+
     # ------------------------------------------------ arrays for the Env (it imports no JAX)
     @cache.watched
     def key(self, seed: int):
@@ -610,10 +628,12 @@ class Engine:
 
     def _run_chunks(self, state, params, n_steps: int, stim: np.ndarray, stim_dt: float, key,
                     record_v: bool, record_im: bool, stim_kind: str, maps, capacity: int,
-                    batch: int = 0, batched_stim: bool = False):  # fmt: skip
+                    batch: int = 0, batched_stim: bool = False,
+                    batched_state: bool = False):  # fmt: skip
         """:meth:`run` (``batch`` 0) or :meth:`run_batch` (``batch`` trials, ``key`` one per
-        trial) in chunks of :meth:`chunk_blocks` blocks by one compiled program per system:
-        durations, stimulus lengths, weights and noise levels never recompile."""
+        trial; ``batched_state``: each from its own row of ``state``) in chunks of
+        :meth:`chunk_blocks` blocks by one compiled program per system: durations, stimulus
+        lengths, weights and noise levels never recompile."""
         k = self.chunk_blocks(max(1, batch))
         chunk_steps = k * self.n_sub
         cap = int(capacity) if capacity else self.default_capacity(chunk_steps)
@@ -621,7 +641,7 @@ class Engine:
         rows = int(np.ceil(chunk_steps * self.dt / stim_dt)) + 3
         noise = self.noise_active(params)
         cols = stim.shape[-1]  # stim is [T, cols], or [B, T, cols] with batched_stim
-        if batch:  # every trial starts from the same state and then goes its own way
+        if batch and not batched_state:  # every trial starts from the same state
             state = jax.tree_util.tree_map(
                 lambda x: _dev(np.broadcast_to(np.asarray(x), (batch, *np.shape(x))).copy()),
                 state)  # fmt: skip
@@ -629,18 +649,21 @@ class Engine:
         def program(tail: bool):
             # tail: the last chunk of a run that ends inside a recording block
             cfg = (k, int(tail), record_v, record_im, "events", stim_kind, cap, noise)
-            sig = ("chunk", batch, batched_stim, *cfg, rows, cols)
+            sig = ("chunk", batch, batched_stim, batched_state, *cfg, rows, cols)
             if sig not in self._compiled:
                 fn = functools.partial(self._run_impl, cfg)
                 if batch:
-                    axes = (0, None, 0 if batched_stim else None, None, 0, None, None)
+                    # trials from their own states start at their own times (pos[0])
+                    pos_axes = (0, None, None, None, None) if batched_state else None
+                    axes = (0, None, 0 if batched_stim else None, None, 0, None, pos_axes)
                     fn = jax.vmap(fn, in_axes=axes)
                 self._compiled[sig] = _Compiled(fn)
             return self._compiled[sig]
 
         n_blocks, n_rem = divmod(n_steps, self.n_sub)
-        step0 = np.asarray(state["step"]).reshape(-1)[0]
-        t0 = np.float32(step0) * np.float32(self.dt)
+        steps0 = np.asarray(state["step"]).reshape(-1)
+        t0 = (steps0.astype(np.float32) * np.float32(self.dt) if batched_state
+              else np.float32(steps0[0]) * np.float32(self.dt))  # fmt: skip
         trials = max(1, batch)
         ids = [[] for _ in range(trials)]
         times = [[] for _ in range(trials)]
@@ -693,10 +716,15 @@ class Engine:
     def run_batch(self, state, params, n_steps: int, keys, *, batched_stim: bool = False,
                   stim=None, stim_dt: float = 1.0, record_v: bool = False,
                   record_im: bool = False, stim_kind: str = "cells", maps=None,
-                  capacity: int = 0):  # fmt: skip
+                  capacity: int = 0, states=None):  # fmt: skip
         """:meth:`run` for a batch of trials (``jax.vmap`` over ``keys`` and, if
-        ``batched_stim``, over the leading axis of ``stim``) from one shared ``state``."""
+        ``batched_stim``, over the leading axis of ``stim``) from one shared ``state``, or
+        each from its own row of ``states`` (:meth:`stack_states`). The first result is the
+        trials' final states."""
         n_blocks, n_rem = divmod(int(n_steps), self.n_sub)
+        batched_state = states is not None
+        if batched_state:
+            state = states
         if stim is None:
             stim = np.zeros((1, self.net.num_neurons), np.float32)
             stim_dt, stim_kind, batched_stim = 1e9, "cells", False
@@ -704,14 +732,16 @@ class Engine:
             return self._run_chunks(state, params, int(n_steps), np.asarray(stim, np.float32),
                                     float(stim_dt), keys, bool(record_v), bool(record_im),
                                     stim_kind, maps or [], int(capacity),
-                                    batch=int(keys.shape[0]), batched_stim=batched_stim)  # fmt: skip
+                                    batch=int(keys.shape[0]), batched_stim=batched_stim,
+                                    batched_state=batched_state)  # fmt: skip
         cap = int(capacity) if capacity else self.default_capacity(n_steps)
         cfg = (n_blocks, n_rem, bool(record_v), bool(record_im), "events", stim_kind, cap,
                self.noise_active(params))  # fmt: skip
-        sig = ("batch", *cfg, tuple(stim.shape), batched_stim)
+        sig = ("batch", *cfg, tuple(stim.shape), batched_stim, batched_state)
         fn = self._compiled.get(sig)
         if fn is None:
-            axes = (None, None, 0 if batched_stim else None, None, 0, None)
+            axes = (0 if batched_state else None, None, 0 if batched_stim else None, None, 0,
+                    None)  # fmt: skip
             fn = _Compiled(jax.vmap(functools.partial(self._run_impl, cfg), in_axes=axes))
             self._compiled[sig] = fn
         return fn(state, params, _f32(stim), _f32(stim_dt), keys,

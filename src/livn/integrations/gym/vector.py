@@ -1,10 +1,15 @@
-"""``LivnVectorEnv``: ``num_envs`` cultures advanced together by one compiled program.
+"""``LivnVectorEnv``: ``num_envs`` cultures advanced together by one batched run.
 
 Every culture is a copy of one :class:`livn.env.Env` (its system, model, MEA and parameters)
-with its own state and noise seed. One agent step encodes each culture's inputs into
-electrode currents ``[num_envs, T, C]``, runs all cultures for the step by one ``jax.vmap``-ed,
-compiled program of the JAX engine (:class:`CultureBatch`), and decodes each culture's spikes.
-The tasks are stepped one after another in Python (they are cheap next to the culture).
+with its own state and noise seed: a :class:`livn.batch.BatchState`. One agent step encodes
+each culture's inputs into electrode currents ``[num_envs, T, C]``, advances all cultures by
+the step through the Env's public batched run (``Env.run_batch(duration, stimulus,
+states=…)``, :class:`CultureBatch`), and decodes each culture's spikes. The tasks are stepped
+one after another in Python (they are cheap next to the culture).
+
+On the JAX engine the cultures run as one ``jax.vmap``-ed, compiled program (all of them at
+once on a GPU); on the host engines (``native``, the CPU default) one after another from
+snapshots of the simulator, with no per-culture Python ``Env`` around them.
 
 Sub-environment ``i`` behaves exactly like a :class:`~livn.integrations.gym.LivnGym` on the same
 Env reset with ``seed + i`` (same task seed, same culture noise seeds), up to float32
@@ -16,13 +21,11 @@ the step after a sub-environment terminates or truncates resets it — its task 
 generator continues) and its culture (a new noise seed from its generator) — ignores its
 action, and returns its first observation with reward 0 and no termination or truncation.
 
-Batching on a CPU. vmap does not make a CPU core faster, and very wide batches are slower per
-culture on XLA:CPU (larger working set); cultures are therefore run in sub-batches of
-``batch_size`` by the same compiled program (default: ``num_envs`` split over the usable
-cores, at most :data:`CPU_BATCH` per sub-batch; all of them at once on a GPU). The sub-batches
-are dispatched before any result is read, so XLA:CPU runs them on several cores at once; with
-one program call per sub-batch instead of one ``Env.run`` per culture, that is where the win
-over a ``SyncVectorEnv`` of single envs comes from (benchmarks/gym_vector.py).
+Batching on a CPU with the JAX engine. vmap does not make a CPU core faster, and very wide
+batches are slower per culture on XLA:CPU (larger working set); cultures are therefore run in
+sub-batches of ``batch_size`` (default: ``num_envs`` split over the usable cores, at most
+:data:`CPU_BATCH` per sub-batch; all of them at once on a GPU), each sub-batch in its own
+thread, so XLA:CPU runs them on several cores at once (benchmarks/gym_vector.py).
 """
 
 from __future__ import annotations
@@ -46,145 +49,88 @@ __all__ = ["CPU_BATCH", "CultureBatch", "LivnVectorEnv"]
 CPU_BATCH = 8
 
 
-def electrode_maps(env: Any) -> Any:
-    """The engine's field maps of ``env``'s electrodes (what ``env.run`` uses for electrode
-    stimuli). Uses the Env's private ``_stimulus_args`` until the Env offers a batched,
-    stateful run (see docs/rl.md)."""
-    from livn.stimulus import Stimulus
-
-    probe = Stimulus(np.zeros((1, int(env.io.num_channels)), np.float32), space="channels")
-    return env._stimulus_args(probe)["maps"]
-
-
 class CultureBatch:
-    """``num_envs`` states of one Env's culture and the compiled program that advances them.
+    """``num_envs`` cultures of one Env, advanced together through the Env's public batched
+    run (:meth:`livn.env.Env.run_batch` with ``states=``, :mod:`livn.batch`).
 
     Args:
-        env: An initialised Env on the JAX backend (system, model, MEA, parameters).
+        env: An initialised Env (system, model, MEA, parameters); its own state is not used.
         num_envs: Number of cultures.
         duration: Length of a step, ms.
-        batch_size: Cultures per compiled call (the last sub-batch is padded); default
-            ``num_envs`` split over the usable cores, at most :data:`CPU_BATCH` per call, on a
-            CPU (sub-batches are dispatched together, so XLA may run them on several cores);
-            ``num_envs`` elsewhere.
+        batch_size: Cultures per batched call. On the JAX engine on a CPU the default splits
+            ``num_envs`` over the usable cores, at most :data:`CPU_BATCH` per call, and the
+            calls run in threads at once (XLA releases the interpreter while it computes);
+            elsewhere (a GPU, or the host engines, which run trials one after another) one
+            call takes them all.
     """
 
     def __init__(self, env: Any, num_envs: int, duration: float,
                  batch_size: int | None = None) -> None:  # fmt: skip
-        import jax
-
-        if env.backend != "jax":
-            raise ConfigError(
-                f"LivnVectorEnv runs its cultures as one vmapped program of the JAX engine; the "
-                f"Env uses backend={env.backend!r}. Build it with Env(..., backend='jax'), or use "
-                "gymnasium.vector.SyncVectorEnv of LivnGym envs for other backends."
-            )
         self.env = env
-        self.engine = env.engine
         self.num_envs = limits.integer(num_envs, "num_envs", 1, 65536)
-        cpu = jax.default_backend() == "cpu"
+        self.threaded = env.backend == "jax" and _jax_on_cpu()
         if batch_size is None:  # on a CPU: sub-batches for every core, at most CPU_BATCH each
             per_core = math.ceil(self.num_envs / limits.cores())
-            batch_size = min(per_core, CPU_BATCH) if cpu else self.num_envs
+            batch_size = min(per_core, CPU_BATCH) if self.threaded else self.num_envs
         self.batch_size = min(limits.integer(batch_size, "batch_size", 1, 65536), self.num_envs)
         self.n_batches = math.ceil(self.num_envs / self.batch_size)
         self.duration = duration
-        self.n_steps = limits.steps(duration, self.engine.dt)
-        self.maps = electrode_maps(env)
-        self.initial = self.engine.initial_state()
-        b = self.batch_size
-        self.states = [jax.tree_util.tree_map(lambda x: jax.numpy.stack([x] * b), self.initial)
-                       for _ in range(self.n_batches)]  # fmt: skip
-        self.seeds = [int(env.seed)] * (self.n_batches * b)
-        self._keys: list[Any] = [None] * self.n_batches
-        self._programs: dict[tuple, Any] = {}
-        self._cpu = cpu
+        sizes = [len(a) for a in np.array_split(np.arange(self.num_envs), self.n_batches)]
+        self.bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        seed = int(env.seed)
+        self.states = [env.batch_state([seed] * k, initial=True) for k in sizes]
+        self._pool: Any = None
+        self._warm = False
 
-    # ------------------------------------------------------------------ state
+    def _locate(self, index: int) -> tuple[int, int]:
+        b = int(np.searchsorted(self.bounds, int(index), side="right")) - 1
+        return b, int(index) - int(self.bounds[b])
+
     def clear(self, index: int, seed: int) -> None:
         """Culture ``index`` back to t = 0 with noise seed ``seed`` (as ``Env.clear(seed)``)."""
-        import jax
+        b, row = self._locate(index)
+        self.states[b].reset(row, seed)
 
-        seed = limits.seed(seed)
-        b, row = divmod(int(index), self.batch_size)
-        self.states[b] = jax.tree_util.tree_map(lambda s, x: s.at[row].set(x), self.states[b],
-                                                self.initial)  # fmt: skip
-        self.seeds[index] = seed
-        self._keys[b] = None
-
-    def _keys_of(self, b: int) -> Any:
-        if self._keys[b] is None:
-            s = self.batch_size
-            self._keys[b] = self.engine.keys(self.seeds[b * s : (b + 1) * s])
-        return self._keys[b]
-
-    def _program(self, rows: int, cols: int) -> Any:
-        import jax
-
-        sig = (rows, cols)
-        fn = self._programs.get(sig)
-        if fn is None:
-            engine, n_steps, maps = self.engine, self.n_steps, self.maps
-
-            def one(state, key, stim, params, stim_dt):
-                state, buf, _, _, _ = engine.run(state, params, n_steps, stim, stim_dt, key,
-                                                 stim_kind="channels", maps=maps)  # fmt: skip
-                return state, buf
-
-            batched = jax.vmap(one, in_axes=(0, 0, 0, None, None))
-            if self._cpu:
-                from livn.backends.jax.engine import CPU_COMPILER_OPTIONS
-
-                fn = jax.jit(batched, compiler_options=CPU_COMPILER_OPTIONS)
-            else:
-                fn = jax.jit(batched)
-            self._programs[sig] = fn
-        return fn
-
-    # ------------------------------------------------------------------ running
-    def run(self, currents: np.ndarray, dt: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    def run(self, stimuli: list[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Advance every culture by one step.
 
         Args:
-            currents: ``[num_envs, T, C]`` electrode currents, µA (one row per ``dt`` ms).
-            dt: Duration of one row, ms.
+            stimuli: One electrode :class:`~livn.stimulus.Stimulus` per culture (µA; the
+                same shape and dt for all).
 
         Returns:
             ``[(it, t)]`` per culture: spike gids and times (ms from the start of the step),
             in time order.
         """
-        s = self.batch_size
-        n, rows, cols = currents.shape
-        pad = self.n_batches * s - n
-        if pad:
-            currents = np.concatenate([currents, np.zeros((pad, rows, cols), currents.dtype)])
-        fn = self._program(rows, cols)
-        gids = self.engine.net.gids
-        out: list[tuple[np.ndarray, np.ndarray]] = []
-        overflow = 0
-        bufs = []
-        for b in range(self.n_batches):  # dispatch every sub-batch first: they may run at once
-            stim = currents[b * s : (b + 1) * s].astype(np.float32)
-            state, buf = fn(self.states[b], self._keys_of(b), stim, self.env.params,
-                            np.float32(dt))  # fmt: skip
-            self.states[b] = state
-            bufs.append(buf)
-        for buf in bufs:
-            ids, times, count, over = (np.asarray(x) for x in buf)
-            overflow += int(over.sum())
-            for r in range(s):
-                if len(out) == n:
-                    break
-                k = int(count[r])
-                it, t = gids[ids[r, :k]], times[r, :k].astype(np.float64)
-                order = np.lexsort((it, t))
-                out.append((it[order], t[order]))
-        if overflow:
-            import warnings
 
-            warnings.warn(f"{overflow} spikes exceeded the spike buffers of this step and were "
-                          "not recorded (they were delivered).", RuntimeWarning, stacklevel=3)  # fmt: skip
-        return out
+        def one(b: int) -> list:
+            lo, hi = self.bounds[b], self.bounds[b + 1]
+            return self.env.run_batch(self.duration, stimuli[lo:hi], states=self.states[b])
+
+        if self.threaded and self.n_batches > 1:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self.n_batches, thread_name_prefix="livn-vec")
+            first = [] if self._warm else [one(0)]  # compile once before the threads share it
+            self._warm = True
+            rest = list(self._pool.map(one, range(len(first), self.n_batches)))
+            results = [r for part in first + rest for r in part]
+        else:
+            results = [r for b in range(self.n_batches) for r in one(b)]
+        return [(r.it, r.t) for r in results]
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def _jax_on_cpu() -> bool:
+    import jax
+
+    return jax.default_backend() == "cpu"
 
 
 class LivnVectorEnv(VectorEnv):
@@ -211,12 +157,6 @@ class LivnVectorEnv(VectorEnv):
                  decoding: Any = None, *, role: str = "actuator",
                  batch_size: int | None = None) -> None:  # fmt: skip
         check_role(role)
-        if getattr(env, "backend", "jax") != "jax":
-            raise ConfigError(
-                f"LivnVectorEnv runs its cultures as one vmapped program of the JAX engine; the "
-                f"Env uses backend={env.backend!r}. Build it with Env(..., backend='jax'), or use "
-                "gymnasium.vector.SyncVectorEnv of LivnGym envs for other backends."
-            )
         check_env_ready(env)
         if isinstance(benchmark, gym.Env):
             raise ConfigError(
@@ -245,6 +185,7 @@ class LivnVectorEnv(VectorEnv):
         self._autoreset = np.zeros(num_envs, dtype=bool)
         self._obs = create_empty_array(self.single_observation_space, num_envs)
         self._owns_culture = False
+        self._zero: tuple | None = None
 
     # ------------------------------------------------------------------ helpers
     def _reset_one(self, i: int, seed: int | None, options: dict | None) -> tuple[Any, dict]:
@@ -256,9 +197,11 @@ class LivnVectorEnv(VectorEnv):
         self.batch.clear(i, int(self._rngs[i].integers(0, 2**31 - 1)))
         return obs, info
 
-    def _currents(self, inputs: list[Any]) -> tuple[np.ndarray, float]:
-        """``([num_envs, T, C] µA, dt)`` of the encoding of each culture's inputs (None: no
-        current)."""
+    def _stimuli(self, inputs: list[Any]) -> list[Any]:
+        """The electrode stimulus of the encoding of each culture's inputs (``None``: no
+        current, a zero stimulus of the same shape)."""
+        from livn.stimulus import Stimulus
+
         env, c = self.culture, int(self.culture.io.num_channels)
         stims = [None if x is None else self.pairing.stimulus(env, x) for x in inputs]
         shaped = [s for s in stims if s is not None]
@@ -268,22 +211,19 @@ class LivnVectorEnv(VectorEnv):
                     "LivnVectorEnv takes electrode stimuli (env.cell_stimulus); the encoding "
                     "returned somatic currents. Use a SyncVectorEnv of LivnGym envs for those."
                 )
-        if not shaped:
-            return np.zeros((len(inputs), 1, c), np.float32), self.pairing.duration
-        first = shaped[0]
-        rows, dt = first.num_steps, first.dt
-        out = np.zeros((len(inputs), rows, c), np.float32)
-        for i, s in enumerate(stims):
-            if s is None:
-                continue
-            if s.num_steps != rows or s.dt != dt:
+        first = shaped[0] if shaped else None
+        for s in shaped:
+            if s.num_steps != first.num_steps or s.dt != first.dt:
                 raise ConfigError(
                     f"the encoding's stimuli differ in shape or dt between cultures "
-                    f"({tuple(s.array.shape)} at {s.dt:g} ms vs ({rows}, {c}) at {dt:g} ms); "
-                    "LivnVectorEnv runs them as one array."
+                    f"({tuple(s.array.shape)} at {s.dt:g} ms vs {tuple(first.array.shape)} at "
+                    f"{first.dt:g} ms); LivnVectorEnv runs them as one batch."
                 )
-            out[i] = np.asarray(s.array, np.float32)
-        return out, dt
+        rows, dt = (first.num_steps, first.dt) if first else (1, self.pairing.duration)
+        key = (rows, dt)
+        if self._zero is None or self._zero[0] != key:
+            self._zero = (key, Stimulus(np.zeros((rows, c), np.float32), dt=dt, space="channels"))
+        return [self._zero[1] if s is None else s for s in stims]
 
     def _decode(self, spikes: tuple[np.ndarray, np.ndarray]) -> Any:
         it, t = spikes
@@ -311,8 +251,7 @@ class LivnVectorEnv(VectorEnv):
             task_obs.append(obs)
             infos = self._add_info(infos, info, i)
         if self.role == "sensor":
-            currents, dt = self._currents(task_obs)
-            spikes = self.batch.run(currents, dt)
+            spikes = self.batch.run(self._stimuli(task_obs))
             obs_list = [self.pairing.observation(self._decode(s)) for s in spikes]
         else:
             obs_list = task_obs
@@ -332,8 +271,7 @@ class LivnVectorEnv(VectorEnv):
         if self.role == "actuator":
             inputs = [None if resetting[i] else self.pairing.agent_action(actions[i])
                       for i in range(n)]  # fmt: skip
-            currents, dt = self._currents(inputs)
-            spikes = self.batch.run(currents, dt)
+            spikes = self.batch.run(self._stimuli(inputs))
             for i in range(n):
                 if resetting[i]:
                     obs_list[i], info = self._reset_one(i, None, None)
@@ -353,8 +291,7 @@ class LivnVectorEnv(VectorEnv):
                     rewards[i], terminated[i], truncated[i] = r, term, trunc
                 task_obs.append(o)
                 infos = self._add_info(infos, info, i)
-            currents, dt = self._currents(task_obs)
-            spikes = self.batch.run(currents, dt)
+            spikes = self.batch.run(self._stimuli(task_obs))
             obs_list = [self.pairing.observation(self._decode(s)) for s in spikes]
             for i in range(n):
                 infos = self._add_info(infos, {"culture_spikes": len(spikes[i][0])}, i)
@@ -365,5 +302,6 @@ class LivnVectorEnv(VectorEnv):
     def close_extras(self, **kwargs: Any) -> None:
         for task in self.tasks:
             task.close()
+        self.batch.close()
         if self._owns_culture:
             self.culture.close()
