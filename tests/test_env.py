@@ -101,8 +101,8 @@ def test_errors_are_clear(env):
         env.set_params({"g_e0": 1.0})
     with pytest.raises(ConfigError, match=r"unknown population 'EX'"):
         env.record_spikes("EX")
-    with pytest.raises(ConfigError, match=r"has 3 columns but the system has 10 cells"):
-        env.run(DURATION, stimulus=Stimulus(array=np.zeros((5, 3)), dt=1.0))
+    with pytest.raises(ConfigError, match=r"has 11 columns but the system has 10 cells"):
+        env.run(DURATION, stimulus=Stimulus(array=np.zeros((5, 11)), dt=1.0))
     with pytest.raises(ConfigError, match=r"positive number of ms"):
         env.run(-1)
     with pytest.raises(ConfigError, match=r"call env.init\(\) first"):

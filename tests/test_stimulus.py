@@ -102,10 +102,11 @@ def test_negative_gids_raise():
 def test_check_cells_without_gids():
     s = Stimulus(np.zeros((5, 10)), dt=1.0)
     s.check_cells(10)  # matching: no error
+    assert s.gids is None
     with pytest.raises(ConfigError, match="10 columns"):
-        s.check_cells(11)
-    with pytest.raises(ConfigError):
         s.check_cells(9)
+    s.check_cells(11)  # fewer columns than cells: the first 10 cells (seed 004)
+    np.testing.assert_array_equal(s.gids, np.arange(10))
 
 
 def test_check_cells_with_gids():

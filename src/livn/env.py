@@ -622,8 +622,8 @@ class Env:
         groups = [(g.gids, g.cell) for g in net.groups]
         return channel_maps(self.io, coords, groups, orientations(self.system.num_neurons))
 
-    def _stimulus_args(self, stimulus: Any) -> dict:
-        stim = Stimulus.from_arg(stimulus)
+    def _stimulus_args(self, stimulus: Any, duration: float | None = None) -> dict:
+        stim = Stimulus.from_arg(stimulus, duration=duration, env=self)
         if stim is None:
             return {}
         if stim.space == "channels":
@@ -680,7 +680,7 @@ class Env:
         n_steps = limits.steps(duration, dt)
         rec = self._record
         self._check_memory(duration, n_steps, 1)
-        args = self._stimulus_args(stimulus)
+        args = self._stimulus_args(stimulus, duration)
         key = self.key if key is None else key
         if unroll == "mask":
             return self._run_mask(n_steps, args, key)
@@ -809,7 +809,7 @@ class Env:
             states = self.engine.stack_states(self.state, len(seeds))
         return BatchState(self.engine, states, seeds)
 
-    def _batch_stimulus(self, stimulus: Any) -> tuple[dict, bool]:
+    def _batch_stimulus(self, stimulus: Any, duration: float) -> tuple[dict, bool]:
         """``(engine stimulus arguments, whether they have a leading trial axis)``."""
         if stimulus is None:
             return {}, False
@@ -819,7 +819,7 @@ class Env:
         stim = stimulus if isinstance(stimulus, Stimulus) else None
         arr = stim.array if stim is not None else stimulus
         if getattr(arr, "ndim", 0) != 3:
-            return self._stimulus_args(stimulus), False
+            return self._stimulus_args(stimulus, duration), False
         space = stim.space if stim is not None else "cells"
         dt = stim.dt if stim is not None else 1.0
         per = [self._stimulus_args(Stimulus(a, dt=dt, space=space)) for a in arr]
@@ -877,7 +877,7 @@ class Env:
         self._check_init()
         duration = positive_ms(duration, "duration")
         n_steps = limits.steps(duration, self.engine.dt)
-        args, batched_stim = self._batch_stimulus(stimulus)
+        args, batched_stim = self._batch_stimulus(stimulus, duration)
         if states is not None:
             if not isinstance(states, BatchState):
                 raise ConfigError(
