@@ -4,6 +4,21 @@ A decoding is a callable ``decoding(env, it, t, iv, v, im=None, mp=None)`` with 
 in ms. ``env(decoding=D, inputs=X, encoding=E)`` runs ``D.duration`` ms under the stimulus that
 ``E`` makes of ``X`` and hands the recordings (see :meth:`livn.env.Env.run`) to ``D``.
 
+**Two call forms.** Every :class:`Decoding` also accepts livn 2.0.0's form
+``decoding(run, env)`` (a :class:`livn.result.RunResult` then the Env; exactly two arguments,
+where ours always has at least three). A subclass implements ``__call__`` in one of the two
+forms — ``(self, env, it, t, iv, v, im=None, mp=None)`` or ``(self, run, env)`` (two
+positional parameters) — and the base class converts a call in the other form: the
+recordings of a run are ``run.spike_ids, run.spike_times, run.voltage_ids, run.voltage``
+(and ``run.current_ids, run.current`` when recorded); recordings become a ``RunResult`` with
+``duration`` = the decoding's ``duration``, ``t0 = 0`` and the Env's ``model.record_dt``. A
+decoding whose 2.0.0 result differs from ours overrides :meth:`Decoding.decode_run`, which then
+answers the ``(run, env)`` form: :class:`MeanFiringRate` gives 2.0.0's dict
+``{rate_hz, total_spikes, n_units, duration_s}`` there and our per-cell ``[N]`` Hz array in our
+form. :meth:`Decoding.setup` is 2.0.0's hook before a run (a no-op unless a decoding needs
+something recorded). livn 2.0.0's other decodings (``LFP``, ``Pipe``, ``Slice``,
+``ISICV`` …) live in :mod:`livn.legacy_decoding` and are importable from here too.
+
 The culture statistics are also plain functions of spike gids ``it`` and times ``t`` (ms,
 relative to the start of the run). Rules, exactly as implemented:
 
@@ -25,6 +40,9 @@ relative to the start of the run). Rules, exactly as implemented:
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
@@ -33,6 +51,22 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from livn.errors import ConfigError, did_you_mean, positive_ms
+
+#: livn 2.0.0's decodings, importable from here (``from livn.decoding import LFP``); they live
+#: in :mod:`livn.legacy_decoding` and load on first use.
+_LEGACY = {
+    "ActiveFraction": "livn.legacy_decoding.spiking",
+    "BurstRate": "livn.legacy_decoding.spiking",
+    "ISICV": "livn.legacy_decoding.spiking",
+    "LFP": "livn.legacy_decoding.lfp",
+    "PeriStimulusHistogram": "livn.legacy_decoding.psth",
+    "Pipe": "livn.legacy_decoding.pipeline",
+    "Slice": "livn.legacy_decoding.pipeline",
+    "StimulusResponse": "livn.legacy_decoding.response",
+    "stimulus_response": "livn.legacy_decoding.response",
+    "RecruitmentCurve": "livn.legacy_decoding.recruitment",
+    "ExtracellularRecruitment": "livn.legacy_decoding.recruitment",
+}
 
 __all__ = [
     "ChannelRecording",
@@ -43,13 +77,19 @@ __all__ = [
     "MeanFiringRate",
     "Raw",
     "Recording",
+    "as_run",
     "burst_rate",
+    "check_population",
     "detect_bursts",
     "firing_rates",
     "isi_cv",
+    "isi_cvs",
     "population_rate",
+    "population_spikes",
     "rate_histogram",
+    "recordings",
     "synchrony",
+    *_LEGACY,
 ]
 
 
@@ -248,6 +288,35 @@ def rate_histogram(
     return counts / (n * np.diff(edges) / 1000.0)
 
 
+def isi_cvs(it: ArrayLike, t: ArrayLike, min_spikes: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficient of variation of each cell's inter-spike intervals.
+
+    Args:
+        it: ``[S]`` int gids of the spikes (any order).
+        t: ``[S]`` spike times, ms.
+        min_spikes: Cells with fewer spikes are left out (at least 2).
+
+    Returns:
+        ``(gids [M] int64, cv [M] float64)`` in gid order, for the ``M`` cells with at least
+        ``min_spikes`` spikes and a positive mean interval: ``std(ISI) / mean(ISI)``
+        (``ddof = 0``).
+    """
+    min_spikes = _min_spikes(min_spikes)
+    ids, times = _check_spikes(it, t, math.inf)
+    order = np.lexsort((times, ids))
+    ids, times = ids[order], times[order]
+    same = ids[1:] == ids[:-1]
+    isi = np.diff(times)[same]
+    if isi.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0)
+    cells, cell = np.unique(ids[1:][same], return_inverse=True)
+    n_isi = np.bincount(cell)
+    mean = np.bincount(cell, weights=isi) / n_isi
+    std = np.sqrt(np.bincount(cell, weights=(isi - mean[cell]) ** 2) / n_isi)
+    keep = (n_isi + 1 >= min_spikes) & (mean > 0)
+    return cells[keep], std[keep] / mean[keep]
+
+
 def isi_cv(it: ArrayLike, t: ArrayLike, min_spikes: int = 3) -> float:
     """Mean coefficient of variation of the inter-spike intervals.
 
@@ -257,25 +326,12 @@ def isi_cv(it: ArrayLike, t: ArrayLike, min_spikes: int = 3) -> float:
         min_spikes: Cells with fewer spikes are left out (at least 2).
 
     Returns:
-        The mean over the qualifying cells of ``std(ISI) / mean(ISI)`` (``ddof = 0``): 0 for a
-        regular train, ≈ 1 for a Poisson train; NaN if no cell qualifies.
+        The mean over the qualifying cells of ``std(ISI) / mean(ISI)`` (``ddof = 0``,
+        :func:`isi_cvs`): 0 for a regular train, ≈ 1 for a Poisson train; NaN if no cell
+        qualifies.
     """
-    min_spikes = _min_spikes(min_spikes)
-    ids, times = _check_spikes(it, t, math.inf)
-    order = np.lexsort((times, ids))
-    ids, times = ids[order], times[order]
-    same = ids[1:] == ids[:-1]
-    isi = np.diff(times)[same]
-    if isi.size == 0:
-        return math.nan
-    _, cell = np.unique(ids[1:][same], return_inverse=True)
-    n_isi = np.bincount(cell)
-    mean = np.bincount(cell, weights=isi) / n_isi
-    std = np.sqrt(np.bincount(cell, weights=(isi - mean[cell]) ** 2) / n_isi)
-    keep = (n_isi + 1 >= min_spikes) & (mean > 0)
-    if not np.any(keep):
-        return math.nan
-    return float(np.mean(std[keep] / mean[keep]))
+    _, cv = isi_cvs(it, t, min_spikes)
+    return float(np.mean(cv)) if cv.size else math.nan
 
 
 def detect_bursts(
@@ -387,9 +443,126 @@ def synchrony(it: ArrayLike, t: ArrayLike, duration: float, bin_ms: float = 5.0)
 # --------------------------------------------------------------------------- decodings
 
 
+#: The parameters of our call form, for binding ``decoding(env, it, t, ...)`` by name.
+_RECORDINGS_SIGNATURE = inspect.Signature(
+    [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                       default=inspect.Parameter.empty if n in ("env", "it", "t") else None)
+     for n in ("env", "it", "t", "iv", "v", "im", "mp")]
+)  # fmt: skip
+
+
+def as_run(data: Any, duration: float | None = None, record_dt: float | None = None) -> Any:
+    """``data`` as a :class:`livn.result.RunResult`.
+
+    Args:
+        data: A ``RunResult`` (returned as is), an object with livn 2.0.0's ``Run`` names
+            (``spike_ids spike_times voltage_ids voltage current_ids current``; ``t0``,
+            ``duration``, ``voltage_dt`` when it has them), or a tuple ``(it, t, iv, v[, im,
+            mp])``.
+        duration: Length of the run, ms, when ``data`` does not say.
+        record_dt: Interval of the voltage/current samples, ms, when ``data`` does not say.
+
+    Raises:
+        ConfigError: ``data`` is none of these.
+    """
+    from livn.result import RunResult
+
+    if isinstance(data, RunResult):
+        return data
+    names = ("spike_ids", "spike_times", "voltage_ids", "voltage", "current_ids", "current")
+    if all(hasattr(data, n) for n in names[:2]):
+        values = [getattr(data, n, None) for n in names]
+        duration = getattr(data, "duration", None) or duration
+        record_dt = (
+            getattr(data, "voltage_dt", None) or getattr(data, "current_dt", None) or record_dt
+        )
+        t0 = getattr(data, "t0", 0.0) or 0.0
+    elif isinstance(data, tuple | list) and len(data) in (4, 6):
+        values, t0 = list(data) + [None] * (6 - len(data)), 0.0
+    else:
+        raise ConfigError(
+            f"a decoding called as decoding(run, env) needs the result of env.run (a RunResult "
+            f"or a tuple (it, t, iv, v[, im, mp])) first; got {type(data).__name__}."
+        )
+    full = values[4] is not None or values[5] is not None
+    return RunResult(*values, full=full, t0=float(t0), duration=duration, record_dt=record_dt)
+
+
+def recordings(run: Any) -> tuple[Any, ...]:
+    """``(it, t, iv, v)`` of a run, ``(it, t, iv, v, im, mp)`` when currents were recorded."""
+    run = as_run(run)
+    values = (run.spike_ids, run.spike_times, run.voltage_ids, run.voltage)
+    if run.current_ids is None and run.current is None:
+        return values
+    return (*values, run.current_ids, run.current)
+
+
+def _record_dt(env: Any) -> float | None:
+    value = getattr(getattr(env, "model", None), "record_dt", None)
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _upstream_arguments(args: tuple, kwargs: dict) -> tuple[Any, Any] | None:
+    """``(run, env)`` of a 2.0.0-form call (exactly two arguments), else None."""
+    if len(args) + len(kwargs) != 2 or not set(kwargs) <= {"run", "env"}:
+        return None
+    if len(args) == 2:
+        return args[0], args[1]
+    if len(args) == 1:
+        return (args[0], kwargs["env"]) if "env" in kwargs else None
+    return kwargs["run"], kwargs["env"]
+
+
+def _declared_form(call: Any) -> str:
+    """``"run"`` for ``__call__(self, run, env)``, ``"recordings"`` for ours, ``"any"`` for
+    ``*args``."""
+    params = list(inspect.signature(call).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return "any"
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return "run" if sum(p.kind in positional for p in params) == 2 else "recordings"
+
+
+def _both_forms(call: Any, form: str) -> Any:
+    """Wrap a subclass's ``__call__`` (written in ``form``) so it takes both call forms."""
+
+    @functools.wraps(call)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        upstream = _upstream_arguments(args, kwargs)
+        if upstream is not None:
+            data, env = upstream
+            if type(self).decode_run is not Decoding.decode_run:
+                return self.decode_run(as_run(data, self.duration, _record_dt(env)), env)
+            if form == "run":
+                return call(self, data, env)
+            return call(self, env, *recordings(as_run(data, self.duration, _record_dt(env))))
+        if form == "recordings":
+            return call(self, *args, **kwargs)
+        try:
+            bound = _RECORDINGS_SIGNATURE.bind(*args, **kwargs).arguments
+        except TypeError as e:
+            raise ConfigError(
+                f"{type(self).__name__} is called as decoding(run, env) or decoding(env, it, t, "
+                f"iv, v[, im, mp]); {e}."
+            ) from None
+        env = bound.pop("env")
+        values = [bound.get(n) for n in ("it", "t", "iv", "v", "im", "mp")]
+        return call(self, as_run(tuple(values), self.duration, _record_dt(env)), env)
+
+    __call__.__livn_form__ = form
+    return __call__
+
+
 @dataclass
 class Decoding:
     """Base of all decodings: a run length and ``__call__(env, *recordings)``.
+
+    Either call form works on every subclass (module docstring): ``decoding(env, it, t, iv,
+    v[, im, mp])`` (ours; what ``env(decoding)`` calls) and ``decoding(run, env)`` (livn
+    2.0.0's). A subclass writes ``__call__`` in one of them.
 
     Args:
         duration: Length of the run the decoding reads, ms (> 0).
@@ -406,6 +579,15 @@ class Decoding:
 
     duration: float
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is None or hasattr(call, "__livn_form__"):
+            return
+        form = _declared_form(call)
+        if form != "any":
+            cls.__call__ = _both_forms(call, form)
+
     def __post_init__(self) -> None:
         name = type(self).__name__
         try:
@@ -414,6 +596,20 @@ class Decoding:
             raise ConfigError(
                 f"{e} Pass the run length in ms, e.g. {name}(duration=1000)."
             ) from None
+
+    def setup(self, env: Any) -> None:
+        """livn 2.0.0's hook, called with the Env before the run; does nothing here.
+
+        Subclasses that need a recording switched on (e.g. ``LFP``: membrane currents) do it
+        here.
+        """
+        return None
+
+    def decode_run(self, run: Any, env: Any) -> Any:
+        """The result of a ``decoding(run, env)`` call, for decodings whose 2.0.0 result
+        differs from ours (e.g. :class:`MeanFiringRate`'s dict). Not overridden: the
+        decoding's own result."""
+        raise NotImplementedError  # pragma: no cover - only reached when overridden
 
     def __call__(
         self,
@@ -429,15 +625,21 @@ class Decoding:
         raise NotImplementedError(f"{type(self).__name__} must implement __call__.")
 
 
-def _check_population(population: Any) -> None:
+def check_population(population: Any) -> None:
+    """Refuse a ``population`` that is neither a name nor None (names are checked on use)."""
     if population is not None and not isinstance(population, str):
         raise ConfigError(f"population must be a population name or None; got {population!r}.")
 
 
-def _population_spikes(
+def population_spikes(
     env: Any, population: str | None, it: Any, t: Any, duration: float
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Spikes in the window as ``(local gids, times, cell count)`` of ``population`` (or all)."""
+    """Spikes in the window ``[0, duration]`` ms as ``(local gids, times, cell count)`` of
+    ``population`` of ``env.system`` (or of all cells).
+
+    Raises:
+        ConfigError: No spikes recorded, malformed spikes, or an unknown population.
+    """
     total = int(env.system.num_neurons)
     ids, times = _check_spikes(it, t, duration, total)
     if population is None:
@@ -480,7 +682,8 @@ class MeanFiringRate(Decoding):
         population: Only this population's cells (in gid order); default all cells.
 
     Returns (when called):
-        ``[N]`` rates in Hz, ``N`` the number of cells (of the population).
+        ``[N]`` rates in Hz, ``N`` the number of cells (of the population); called as
+        ``decoding(run, env)`` (livn 2.0.0), the dict of :meth:`decode_run`.
     """
 
     needs: ClassVar[tuple[str, ...]] = ("spikes",)
@@ -488,7 +691,7 @@ class MeanFiringRate(Decoding):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_population(self.population)
+        check_population(self.population)
 
     def __call__(
         self,
@@ -500,8 +703,27 @@ class MeanFiringRate(Decoding):
         im: ArrayLike | None = None,
         mp: ArrayLike | None = None,
     ) -> np.ndarray:
-        ids, times, n = _population_spikes(env, self.population, it, t, self.duration)
+        ids, times, n = population_spikes(env, self.population, it, t, self.duration)
         return firing_rates(ids, times, n, self.duration)
+
+    def decode_run(self, run: Any, env: Any) -> dict[str, float | int]:
+        """livn 2.0.0's form ``decoding(run, env)``: a summary dict instead of per-cell rates.
+
+        Returns:
+            ``{"rate_hz", "total_spikes", "n_units", "duration_s"}``: spikes in the window
+            ``[0, duration]`` (of the population), the number of cells that fired, the window
+            in s (the run's own ``duration`` when it knows it, e.g. after ``Slice``, else this
+            decoding's) and ``rate_hz = total_spikes / (n_units · duration_s)``, the mean rate
+            of the cells that fired (0 when none did).
+        """
+        duration = float(run.duration) if run.duration is not None else self.duration
+        ids, _, _ = population_spikes(env, self.population, run.spike_ids, run.spike_times,
+                                       duration)  # fmt: skip
+        n_units = len(np.unique(ids))
+        seconds = duration / 1000.0
+        rate = len(ids) / (n_units * seconds) if n_units else 0.0
+        return {"rate_hz": float(rate), "total_spikes": len(ids), "n_units": n_units,
+                "duration_s": seconds}  # fmt: skip
 
 
 @dataclass
@@ -574,7 +796,7 @@ class CultureStatistics(Decoding):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_population(self.population)
+        check_population(self.population)
         self.bin_ms = positive_ms(self.bin_ms, "bin_ms")
         self.synchrony_bin_ms = positive_ms(self.synchrony_bin_ms, "synchrony_bin_ms")
         self.min_fraction = _in_range(self.min_fraction, "min_fraction", 0.0, 1.0, low_open=True)
@@ -592,7 +814,7 @@ class CultureStatistics(Decoding):
         im: ArrayLike | None = None,
         mp: ArrayLike | None = None,
     ) -> CultureStats:
-        ids, times, n = _population_spikes(env, self.population, it, t, self.duration)
+        ids, times, n = population_spikes(env, self.population, it, t, self.duration)
         return CultureStats(
             rate=population_rate(ids, times, n, self.duration),
             isi_cv=isi_cv(ids, times, self.min_spikes),
@@ -608,3 +830,15 @@ class CultureStatistics(Decoding):
             ),
             synchrony=synchrony(ids, times, self.duration, self.synchrony_bin_ms),
         )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LEGACY:
+        value = getattr(importlib.import_module(_LEGACY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'livn.decoding' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LEGACY))

@@ -22,13 +22,14 @@ Rules, exactly as implemented here:
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Any
 
 import numpy as np
 
 from livn import _fs
-from livn.errors import ConfigError, SystemFormatError, require
+from livn.errors import ConfigError, SystemFormatError, did_you_mean, require
 from livn.system.graph import MEA_FILE
 
 RESISTIVITY = 3.5  # Ω·m, medium resistivity for the stimulation field
@@ -66,6 +67,66 @@ def fitted_grid_shape(extent: float, pitch: float) -> int:
     while 2 * n * pitch <= extent + 1e-9 and 2 * n <= MAX_CHANNELS:
         n *= 2
     return n
+
+
+def electrode_array_coordinates(
+    pitch: float = 1000.0,
+    xs: int = 4,
+    ys: int = 4,
+    xoffset: float = 500.0,
+    yoffset: float = 500.0,
+    z: float = 175.0,
+) -> np.ndarray:
+    """``[xs·ys, 4]`` rows ``[id, x, y, z]`` (µm) of an ``xs × ys`` grid (livn 2.0.0's name;
+    :func:`grid_coordinates`): electrode ``(ix, iy)`` at ``(xoffset + ix·pitch, yoffset +
+    iy·pitch, z)``, ids row-major (x fastest). The defaults are the default MEA's grid."""
+    return grid_coordinates(xs, ys, pitch, (xoffset, yoffset), z)
+
+
+def upstream_grid_shape(extent: float, pitch: float) -> int:
+    """livn 2.0.0's electrodes per axis: the largest power of two ``n <= extent // pitch + 1``
+    (at least 1), i.e. ``n`` electrodes ``(n − 1)·pitch`` apart fit in ``extent``.
+
+    :meth:`MEA.fitted` differs: it asks ``n · pitch <= extent`` (e.g. 600 µm at pitch 200:
+    4 here, 2 there).
+    """
+    ratio = extent / pitch
+    m = MAX_CHANNELS if ratio >= MAX_CHANNELS else max(1, math.floor(ratio + 1e-9) + 1)
+    return 1 << (m.bit_length() - 1)
+
+
+def electrode_array_coordinates_for_area(pitch: float, area: Any, z: float = 0.0) -> np.ndarray:
+    """``[nx·ny, 4]`` rows ``[id, x, y, z]`` (µm) of a grid fitted to ``area`` as livn 2.0.0
+    sizes it: per axis ``n`` = :func:`upstream_grid_shape` (largest power of two ``<= extent
+    // pitch + 1``), centred in the area; ids row-major (x fastest).
+
+    Args:
+        pitch: Electrode spacing, µm (> 0).
+        area: ``[[x0, y0], [x1, y1]]`` (µm), ``x1 >= x0`` and ``y1 >= y0``.
+        z: Height of the electrodes, µm.
+
+    Raises:
+        ConfigError: A bad pitch, an area that is not two corners, or a grid above
+            :data:`MAX_CHANNELS` electrodes.
+    """
+    from livn import limits
+
+    pitch = limits.number(pitch, "pitch", 0.0, exclusive_minimum=True, unit="µm")
+    try:
+        corners = np.asarray(area, dtype=np.float64)
+    except (TypeError, ValueError):
+        corners = None
+    if corners is None or corners.shape != (2, 2) or not np.all(np.isfinite(corners)):
+        raise ConfigError(
+            f"area must be two corners [[x0, y0], [x1, y1]] (finite, µm); got {area!r}."
+        )
+    extent = corners[1] - corners[0]
+    if np.any(extent < 0) or not np.all(np.isfinite(extent)):
+        raise ConfigError(f"area {corners.tolist()} must have x1 >= x0 and y1 >= y0 (µm).")
+    n = [upstream_grid_shape(float(e), pitch) for e in extent]
+    offset = [float(lo + (e - (k - 1) * pitch) / 2) for lo, e, k in zip(corners[0], extent, n,
+                                                                       strict=True)]  # fmt: skip
+    return grid_coordinates(n[0], n[1], pitch, (offset[0], offset[1]), z)
 
 
 class MEA:
@@ -158,8 +219,14 @@ class MEA:
             radius = limits.number(radius, "radius", 0.0, exclusive_minimum=True, unit="µm")
         corners = []
         for name, corner in (("lower", lower), ("upper", upper)):
-            if isinstance(corner, str | bytes) or not hasattr(corner, "__len__") or len(corner) != 2:
-                raise ConfigError(f"MEA.fitted {name} must be two numbers (x, y in µm); got {corner!r}.")
+            if (
+                isinstance(corner, str | bytes)
+                or not hasattr(corner, "__len__")
+                or len(corner) != 2
+            ):
+                raise ConfigError(
+                    f"MEA.fitted {name} must be two numbers (x, y in µm); got {corner!r}."
+                )
             corners.append([limits.number(c, f"MEA.fitted {name}", unit="µm") for c in corner])
         lower, upper = corners
         extent = np.asarray(upper, dtype=float) - np.asarray(lower, dtype=float)
@@ -376,6 +443,45 @@ class MEA:
     def scale_inputs(self, inputs: np.ndarray) -> np.ndarray:
         """Map inputs in ``[0, 1]`` (from :attr:`input_space`) to electrode currents in µA."""
         return np.asarray(inputs) * self.max_input_current
+
+    def set_params(self, params: dict[str, Any]) -> MEA:
+        """Change parameters by name, all or nothing (livn 2.0.0's ``MEA.set_params``).
+
+        Keys: ``input_radius``, ``output_radius`` (µm), ``max_input_current`` (µA),
+        ``electrode_coordinates`` (rows ``[id, x, y, z]``), checked as in the constructor.
+        livn 2.0.0's ``volume_conductor-<param>`` keys are refused: the volume conductor here
+        is the fixed point-source model of SPEC §3 (module constants).
+
+        Returns:
+            ``self``.
+
+        Raises:
+            ConfigError: A key that is not one of these (the message lists them) or a bad
+                value; nothing changes then.
+        """
+        valid = ("electrode_coordinates", "input_radius", "output_radius", "max_input_current")
+        if not isinstance(params, dict):
+            raise ConfigError(
+                f"MEA.set_params takes a dict {{name: value}}; got {type(params).__name__}. "
+                f"Valid names: {', '.join(valid)}."
+            )
+        for key in params:
+            if isinstance(key, str) and key.startswith("volume_conductor-"):
+                raise ConfigError(
+                    f"MEA parameter {key!r}: this MEA's volume conductor is the fixed point-source "
+                    f"model (resistivity {RESISTIVITY} Ω·m, height {EFFECTIVE_HEIGHT} µm, "
+                    f"conductivity {CONDUCTIVITY} S/m) and has no parameters. Valid names: "
+                    f"{', '.join(valid)}."
+                )
+            if key not in valid:
+                raise ConfigError(
+                    f"unknown MEA parameter {key!r}. Valid: {', '.join(valid)}."
+                    f"{did_you_mean(str(key), valid)}"
+                )
+        current = {name: getattr(self, name) for name in valid}
+        updated = type(self)(**{**current, **params})
+        self.__dict__.update({name: getattr(updated, name) for name in valid})
+        return self
 
     def describe(self) -> str:
         """One line: channel count, extent and radii."""
