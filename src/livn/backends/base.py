@@ -87,7 +87,9 @@ class Backend:
         factory: ``"module:callable"`` building an :class:`Engine`.
         requires: The module whose absence means the simulator is not installed.
         extra: The pip extra that installs it (``pip install 'livn[extra]'``).
-        capabilities: ``differentiable``, ``batched``, ``gpu``, ``mpi``… (documentation).
+        capabilities: What the backend can do. livn 2.0.0's names (:class:`livn.types.Capability`,
+            whose docstring says what each means here; tests/test_compat_modules.py checks
+            them) and ours: ``batched`` (trials vectorised in one call), ``gpu``.
     """
 
     name: str
@@ -104,6 +106,10 @@ def _jax_engine(system: Any, model: Any, seed: int = 0, delivery: str = "auto") 
     return JaxEngine(build_network(system, model), model, seed=seed, delivery=delivery)
 
 
+#: What every backend here can do (:class:`livn.types.Capability` names).
+COMMON_CAPABILITIES = frozenset({"simulation", "noise", "replayable_noise", "per_gid_voltage",
+                                 "extracellular_stimulus"})  # fmt: skip
+
 #: Registered backends by canonical name; :data:`ALIASES` maps other names onto them.
 REGISTRY: dict[str, Backend] = {
     "jax": Backend(
@@ -111,7 +117,7 @@ REGISTRY: dict[str, Backend] = {
         factory="livn.backends.base:_jax_engine",
         requires="jax",
         extra="jax",
-        capabilities=frozenset({"differentiable", "batched", "gpu"}),
+        capabilities=COMMON_CAPABILITIES | {"differentiable", "immutable", "batched", "gpu"},
     ),
 }
 REGISTRY["native"] = Backend(
@@ -119,21 +125,21 @@ REGISTRY["native"] = Backend(
     factory="livn.backends.native.engine:make_engine",
     requires="numpy",  # and a C compiler, checked when the kernel is built
     extra="native",
-    capabilities=frozenset(),
+    capabilities=COMMON_CAPABILITIES,
 )
 REGISTRY["neuron"] = Backend(
     name="neuron",
     factory="livn.backends.neuron.engine:make_engine",
     requires="neuron",
     extra="neuron",
-    capabilities=frozenset({"mpi"}),
+    capabilities=COMMON_CAPABILITIES | {"mpi"},
 )
 REGISTRY["brian2"] = Backend(
     name="brian2",
     factory="livn.backends.brian2.engine:make_engine",
     requires="brian2",
     extra="brian2",
-    capabilities=frozenset(),
+    capabilities=COMMON_CAPABILITIES,
 )
 ALIASES: dict[str, str] = {"diffrax": "jax"}
 
