@@ -454,3 +454,18 @@ def test_recruitment_takes_a_policy_schedule():
     for bad in ([], [(1.0,)], [(-1.0, 2.0)], "abc", [(1.0, math.nan)]):
         with pytest.raises(ConfigError, match="schedule"):
             RecruitmentCurve(duration=10.0, schedule=bad)
+
+
+def test_env_call_runs_the_setup_hook():
+    """``env(decoding)`` calls 2.0.0's ``setup(env)`` first: LFP gets its membrane currents
+    on a fresh Env that records nothing."""
+    from livn.decoding import LFP
+    from livn.env import Env
+
+    env = Env("EI1", backend="native", seed=5).init().apply_model_defaults()
+    out = env(LFP(duration=10.0, downsample_hz=None))
+    assert out["lfp"].shape == (env.io.num_channels, 100) and np.abs(out["lfp"]).max() > 0
+    from livn.types import Capability
+
+    assert Capability.simulation in env.capabilities
+    assert Capability.differentiable not in env.capabilities  # native is not

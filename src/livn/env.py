@@ -101,10 +101,8 @@ class Env:
 
             model = ReducedCalciumSomaDendrite()
         self.model = model
-        if io is None and not isinstance(self.system, ParallelSystem):
-            from livn.io import MEA
-
-            io = MEA.from_directory(self.system.uri) if self.system.has_mea else MEA()
+        if io is None:
+            io = self.system.default_io()  # mea.json, else the default MEA; None: no electrodes
         #: The IO device; None for a :class:`~livn.system.ParallelSystem` (no electrodes).
         self.io = io
         self.seed = limits.seed(seed, "Env seed")
@@ -168,12 +166,17 @@ class Env:
         if seed is not None:
             self.seed = limits.seed(seed)
         elif reseed:
-            self.seed = int(np.random.SeedSequence(self.seed).generate_state(1)[0])
+            self.seed = self._next_seed()
         self.state = self.engine.initial_state()
         self.key = self.engine.key(self.seed)
         self.t = 0.0
         self._ran = False  # dt may change until the next run
         return self
+
+    def _next_seed(self) -> int:
+        """The seed after :attr:`seed` in this Env's sequence of noise seeds (``clear(reseed=
+        True)``, :meth:`reseed_noise`): the same seed always gives the same next one."""
+        return int(np.random.SeedSequence(self.seed).generate_state(1)[0])
 
     def close(self) -> Env:
         """Release the engine (its compiled functions, or the simulator's cells). Returns
@@ -613,6 +616,210 @@ class Env:
         ids = np.arange(self.system.num_neurons) if gids is None else np.asarray(list(gids))
         return io.lfp(self.system.neuron_coordinates, ids, currents)
 
+    # ------------------------------------------------------------------ livn 2.0.0 names
+    # Compatibility with livn 2.0.0 scripts (UPSTREAM-API.md §1, docs/migrating.md): thin
+    # views of the recording requests, the model, the system and the IO device above.
+    def clear_recordings(self) -> Env:
+        """Drop every recording request (spikes, voltage, membrane current); the state, the
+        clock and the parameters are kept. Returns ``self``."""
+        self._record = {k: None for k in self._record}
+        return self
+
+    def reseed_noise(self, stream: int | None = None) -> Env:
+        """A new background-noise realisation from now on, without resetting the state or
+        :attr:`t` (``clear(reseed=True)`` without the reset).
+
+        The runs after this call continue the same culture under other noise, reproducibly
+        (the same calls on the same Env give the same runs): the native and JAX engines draw
+        each step's noise from the seed and the step's index; neuron and brian2 restart their
+        noise streams from the new seed at this point.
+
+        Args:
+            stream: The noise seed from now on (0 … 2³²−1; livn 2.0.0's stream number, used
+                here as the seed); default: the next seed of this Env's sequence (as
+                ``clear(reseed=True)`` derives it). It becomes :attr:`seed`.
+
+        Returns:
+            ``self``.
+        """
+        self._check_init()
+        self.seed = self._next_seed() if stream is None else limits.seed(
+            stream, "reseed_noise stream")  # fmt: skip
+        self.key = self.engine.key(self.seed)
+        return self
+
+    @property
+    def voltage_recording_dt(self) -> float:
+        """Interval of the voltage and membrane-current samples, ms (the model's
+        ``record_dt``)."""
+        return float(self.model.record_dt)
+
+    @property
+    def v_init(self) -> float:
+        """Initial somatic voltage of the cells (mV) at ``t = 0`` (after :meth:`init` and
+        :meth:`clear`), from the model's cell types (RCSD: -75 mV).
+
+        Raises:
+            ConfigError: The model starts cells at different voltages (e.g. LIF with
+                ``v_init="uniform"``), so there is no one value.
+        """
+        values = set()
+        for pop in self.system.graph.populations:
+            if not pop.count:
+                continue
+            cell = self.model.cell_type(pop.synapse_type)
+            for draw in (0, 1):  # two seeds: a random initial voltage shows as two values
+                try:
+                    state = cell.initial_state(2, np, np.float64, rng=np.random.default_rng(draw))
+                except TypeError:
+                    state = cell.initial_state(2, np, np.float64)
+                values.update(float(v) for v in np.asarray(cell.soma_voltage(state)))
+        if len(values) != 1:
+            shown = ", ".join(f"{v:g}" for v in sorted(values)[:4])
+            raise ConfigError(
+                f"v_init: the model {type(self.model).__name__} starts its cells at different "
+                f"somatic voltages ({shown} … mV), so there is no single v_init; build the "
+                "model with one initial voltage (e.g. LIF(v_init=-60.0)) or read the voltage "
+                "of a short run (record_voltage)."
+            )
+        return values.pop()
+
+    def simulated_gids(self) -> np.ndarray:
+        """``[N]`` int64 gids of the cells this Env simulates, ascending: every cell of the
+        system (this livn simulates whole systems, on one process or spread over MPI ranks
+        with each rank receiving every result)."""
+        return np.arange(self.system.num_neurons, dtype=np.int64)
+
+    def active_populations(self) -> list[str]:
+        """Populations a run reports anything of (spikes, voltage or membrane current, per
+        the recording requests), in gid order; empty when nothing is recorded."""
+        asked = {p for name in RECORDABLE for p in (self._record[name] or [])}
+        return [p for p in self.system.populations if p in asked]
+
+    def active_gids(self) -> np.ndarray:
+        """``[n]`` int64 gids whose spikes, voltage or membrane current a run reports,
+        ascending (the recorded populations, the voltage restricted to
+        ``record_voltage(gids=)``)."""
+        mask = np.zeros(self.system.num_neurons, dtype=bool)
+        for name in RECORDABLE:
+            pops = self._record[name]
+            if pops is None:
+                continue
+            chosen = self._gid_mask(pops)
+            if name == "voltage" and self._record["voltage_gids"] is not None:
+                keep = np.zeros_like(chosen)
+                keep[self._record["voltage_gids"]] = True
+                chosen &= keep
+            mask |= chosen
+        return np.flatnonzero(mask).astype(np.int64)
+
+    def admissible_params(self) -> list[str]:
+        """The keys :meth:`set_params` accepts: ``weight-<key>`` per :attr:`weight_names`,
+        ``noise-<name>`` and ``noise-<POP>-<name>`` per noise parameter, ``noise-enabled``,
+        and ``io-<name>`` per IO parameter of the device. (The noise reversal potentials
+        ``E_e``/``E_i`` are accepted only at the model's values, so they are not listed.)"""
+        self._check_init()
+        names = list(self.model.noise)
+        noise = [f"noise-{n}" for n in names]
+        noise += [f"noise-{p}-{n}" for p in self.system.populations for n in names]
+        return [*(f"weight-{k}" for k in self.weight_names), *noise, "noise-enabled",
+                *(f"io-{n}" for n in self._io_values())]  # fmt: skip
+
+    def stimulus_coordinates(self) -> np.ndarray:
+        """``[C, 4]`` rows ``[id, x, y, z]`` (µm) of the stimulating electrodes."""
+        io = self._require_io("stimulus_coordinates")
+        return np.array(io.electrode_coordinates, dtype=np.float64)
+
+    def recording_coordinates(self) -> np.ndarray:
+        """``[C, 4]`` rows ``[id, x, y, z]`` (µm) of the recording electrodes (those of a
+        :class:`~livn.io.ComposedIO`'s outputs; else the same as
+        :meth:`stimulus_coordinates`)."""
+        io = self._require_io("recording_coordinates")
+        return np.array(getattr(io, "outputs", io).electrode_coordinates, dtype=np.float64)
+
+    def _soma_xyz(self) -> np.ndarray:
+        return np.asarray(self.system.neuron_coordinates, dtype=np.float64)[:, 1:4]
+
+    def channel_reach(self) -> np.ndarray:
+        """``[C, N]`` extracellular potential (mV) at each soma per µA on each electrode, gid
+        order: ``1000 · 3.5 / (4π · sqrt(d² + 52.2²))`` (SPEC §3, :meth:`livn.io.MEA.field`;
+        the same point-source rule and constants as livn 2.0.0's reach)."""
+        io = self._require_io("channel_reach")
+        return np.asarray(io.field(self._soma_xyz()), dtype=np.float64).T
+
+    def source_gain(self) -> np.ndarray:
+        """``[C, N]`` potential (µV) at each recording electrode per nA of each cell's membrane
+        current, gid order: the weights of :meth:`potential_recording`
+        (:meth:`livn.io.MEA.lfp`: ``1 / (4π σ r)``, σ = 0.3 S/m, r = d + 5 µm, 0 beyond
+        ``output_radius``)."""
+        rec = getattr(self._require_io("source_gain"), "outputs", self.io)  # the recording side
+        n = self.system.num_neurons
+        coords = self.system.neuron_coordinates
+        out = np.zeros((len(rec.electrode_coordinates), n))
+        block = 1024
+        for a in range(0, n, block):
+            ids = np.arange(a, min(a + block, n))
+            out[:, ids] = rec.lfp(coords, ids, np.eye(len(ids)))  # one unit current per column
+        return out
+
+    def neuron_gain(self) -> np.ndarray:
+        """``[C, N]`` current (nA, inward positive) into each cell's soma compartment per µA on
+        each electrode, gid order: the activating function of the electrodes' field along
+        the cell (SPEC §3, :mod:`livn.io.stimulation`), what :meth:`cell_stimulus` inputs
+        drive. Needs :meth:`init`."""
+        self._check_init()
+        self._require_io("neuron_gain")
+        net = self.engine.net
+        out = np.zeros((self.io.num_channels, self.system.num_neurons))
+        for group, per in zip(net.groups, self._field_maps(net), strict=True):
+            out[:, group.gids] = per[:, :, group.cell.soma]
+        return out
+
+    def selection(self, select: Any, method: str = "first", bounds: Any = None) -> Env:
+        """livn 2.0.0's sub-culture of selected cells: not available here (always refused).
+
+        A :class:`~livn.system.System` is a whole system directory: its gids, synapses and
+        tuned weights are those of all its cells, and this livn has no cheap representation
+        of a subset of them.
+
+        Raises:
+            ConfigError: Always, naming the alternatives.
+        """
+        raise ConfigError(
+            f"env.selection({select!r}, method={method!r}, bounds={bounds!r}): this livn does "
+            "not simulate a subset of a system's cells. Record a subset instead "
+            "(env.record_voltage(gids=...), env.record_spikes(population)), build a smaller "
+            "system (livn systems generate_2d ..., or a predefined one such as 'EI1'), or use "
+            "Env({'EXC': n, 'INH': m}) for unconnected cells."
+        )
+
+    def _no_plasticity(self, name: str) -> ConfigError:
+        return ConfigError(
+            f"env.{name}: this livn has no synaptic plasticity; weights are fixed parameters. "
+            "Set them with env.set_weights / env.set_params / env.apply_model_defaults (keys: "
+            "env.weight_names)."
+        )
+
+    def enable_plasticity(self, config: Any = None) -> Env:
+        """Refused: there is no synaptic plasticity in this livn (ConfigError)."""
+        raise self._no_plasticity("enable_plasticity()")
+
+    def disable_plasticity(self) -> Env:
+        """Nothing to do: synapses are never plastic here. Returns ``self``."""
+        return self
+
+    def get_weights(self) -> Any:
+        """Refused: per-synapse plastic weights do not exist here (ConfigError)."""
+        raise self._no_plasticity("get_weights()")
+
+    def normalize_weights(self, *args: Any, **kwargs: Any) -> Env:
+        """Refused: there is no synaptic plasticity in this livn (ConfigError)."""
+        raise self._no_plasticity("normalize_weights()")
+
+    def record_weights(self, dt: Any = None) -> Env:
+        """Refused: weights do not change during a run here (ConfigError)."""
+        raise self._no_plasticity("record_weights()")
+
     def _field_maps(self, net) -> list[np.ndarray]:
         from livn.io.stimulation import channel_maps, orientations
 
@@ -635,6 +842,10 @@ class Env:
         gids = stim.gids if stim.gids is not None else np.arange(n)
         cols = self.engine.net.engine_index[gids]
         if isinstance(stim.array, np.ndarray):
+            from livn.io.stimulus_size import check_stimulus_bytes
+
+            check_stimulus_bytes(stim.num_steps * n * 4,
+                                 f"a cell stimulus of {stim.num_steps:,} rows × {n:,} cells")  # fmt: skip
             arr = np.zeros((stim.num_steps, n), dtype=np.float32)
             arr[:, cols] = np.asarray(stim.array, dtype=np.float32)
         else:  # a JAX array (possibly traced): stay differentiable
@@ -934,6 +1145,14 @@ class Env:
             for i in range(len(seeds))
         ]
 
+    @property
+    def capabilities(self) -> frozenset:
+        """livn 2.0.0's ``env.capabilities``: the :class:`livn.types.Capability` set of this
+        Env's backend."""
+        from livn.types import capabilities
+
+        return capabilities(self.backend)
+
     def __call__(self, decoding: Any, inputs: Any = None, encoding: Any = None, **kwargs: Any):
         """``decoding(env, *env.run(decoding.duration, encoding(env, duration, inputs)))``.
 
@@ -949,6 +1168,9 @@ class Env:
                 "the decoding must define a duration (ms); or call env(duration_ms) for the "
                 "raw result."
             )
+        setup = None if raw else getattr(decoding, "setup", None)
+        if callable(setup):
+            setup(self)  # livn 2.0.0's hook (LFP records membrane currents here)
         stimulus = encoding(self, duration, inputs) if encoding is not None else None
         result = self.run(duration, stimulus, **kwargs)
         return result if raw else decoding(self, *result)

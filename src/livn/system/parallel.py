@@ -24,7 +24,7 @@ import numpy as np
 from livn import limits
 from livn.errors import ConfigError, did_you_mean
 from livn.system.graph import GraphInfo, PopulationInfo
-from livn.system.system import Projection, System
+from livn.system.system import CoordinateMap, Projection, System
 
 #: The populations a ParallelSystem can hold, and their synapse type (the cell type the model
 #: builds). livn 2.0.0's RCSD model also builds only these two.
@@ -125,10 +125,11 @@ class ParallelSystem(System):
         return False
 
     @functools.cached_property
-    def coordinates(self) -> dict[str, np.ndarray]:
-        """Per population, ``[count, 3]`` float32 cell coordinates (µm)."""
-        return {p.name: self._xyz[p.start : p.start + p.count].astype(np.float32)
-                for p in self.graph.populations}  # fmt: skip
+    def coordinates(self) -> CoordinateMap:
+        """Per population, ``[count, 3]`` float32 cell coordinates (µm); callable as
+        :attr:`System.coordinates`."""
+        return CoordinateMap(self, {p.name: self._xyz[p.start : p.start + p.count].astype(
+            np.float32) for p in self.graph.populations})  # fmt: skip
 
     @functools.cached_property
     def projections(self) -> dict[str, Projection]:
@@ -155,9 +156,9 @@ class ParallelSystem(System):
         """None: no tuned parameters (the model's defaults apply)."""
         return None
 
-    def summary(self) -> str:
+    def _summary_text(self) -> str:
         """:meth:`System.summary` of the cells; no directory, no electrodes."""
-        lines = super().summary().splitlines()
+        lines = super()._summary_text().splitlines()
         lines[0] = f"ParallelSystem {self.name!r} (in memory: unconnected cells)"
         lines[-1] = "  mea: none (a ParallelSystem has no electrodes; pass io=MEA(...) to Env)"
         return "\n".join(lines)

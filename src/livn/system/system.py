@@ -157,17 +157,21 @@ class System:
 
     # ------------------------------------------------------------------ cells
     @functools.cached_property
-    def coordinates(self) -> dict[str, np.ndarray]:
-        """Per population, ``[count, 3]`` float32 cell coordinates (x, y, z) in µm."""
+    def coordinates(self) -> CoordinateMap:
+        """Per population, ``[count, 3]`` float32 cell coordinates (x, y, z) in µm.
+
+        A dict; calling it, ``coordinates(pop)``, is livn 2.0.0's generator of the rows of
+        :meth:`coordinate_array` (see :class:`CoordinateMap`).
+        """
         location = _fs.join(self.uri, self.layout.cells_file)
         with neuroh5.open_h5(location) as f:
             self._check_table(f, location)
-            return {
+            return CoordinateMap(self, {
                 p.name: neuroh5.read_coordinates(
                     f, location, p, self.layout.format_version, self.layout.coordinate_namespace
                 )
                 for p in self.graph.populations
-            }
+            })  # fmt: skip
 
     def _check_table(self, f, location: str) -> None:
         table = neuroh5.read_population_table(f, location, self._population_definitions())
@@ -442,8 +446,15 @@ class System:
         return upstream.params_from_upstream(theirs, location)
 
     # ------------------------------------------------------------------ summary
-    def summary(self) -> str:
-        """A human-readable description: populations, projections, extent and MEA."""
+    def summary(self) -> SystemSummary:
+        """A human-readable description: populations, projections, extent and MEA.
+
+        The text is a ``str``; as in livn 2.0.0 it also answers ``summary()["num_neurons"]``
+        and ``dict(summary())`` with :meth:`summary_dict` (see :class:`SystemSummary`).
+        """
+        return SystemSummary(self._summary_text(), self.summary_dict())
+
+    def _summary_text(self) -> str:
         lines = [f"System {self.name!r} at {self.uri}", f"  neurons: {self.num_neurons}"]
         for p in self.graph.populations:
             lines.append(
@@ -487,3 +498,267 @@ class System:
             "bounding_box": self.bounding_box.tolist(),
             "has_mea": self.has_mea,
         }
+
+    # ------------------------------------------------------------------ livn 2.0.0 names
+    # Compatibility with livn 2.0.0 scripts (UPSTREAM-API.md §4, docs/migrating.md): thin
+    # views of the accessors above; nothing here is read or computed another way.
+    def summary_dict(self) -> dict[str, Any]:
+        """livn 2.0.0's ``summary()`` as a dict: ``num_neurons``, ``num_projections`` (number of
+        ``pre -> post`` projections), ``population_counts`` (``{pop: count}``), and ours:
+        ``num_synapses`` (edges), ``name``."""
+        return {
+            "name": self.name,
+            "num_neurons": self.num_neurons,
+            "num_projections": len(self.graph.projections),
+            "num_synapses": self.num_edges,
+            "population_counts": {p.name: p.count for p in self.graph.populations},
+        }
+
+    def _population(self, population: Any) -> PopulationInfo:
+        info = self.population_info
+        if not isinstance(population, str) or population not in info:
+            from livn.errors import ConfigError, did_you_mean
+
+            raise ConfigError(
+                f"unknown population {population!r}. Valid: {', '.join(info) or 'none'}."
+                f"{did_you_mean(str(population), info)}"
+            )
+        return info[population]
+
+    def coordinate_array(self, population: str) -> np.ndarray:
+        """``[count, 4]`` float64 rows ``[gid, x, y, z]`` (µm) of one population, by gid
+        (livn 2.0.0's name; the population's rows of :attr:`neuron_coordinates`)."""
+        p = self._population(population)
+        return np.array(self.neuron_coordinates[p.start : p.start + p.count])
+
+    @property
+    def gids(self) -> np.ndarray:
+        """``[num_neurons]`` int64 all gids, ascending (livn 2.0.0's name)."""
+        return np.arange(self.num_neurons, dtype=np.int64)
+
+    @property
+    def population_count(self) -> int:
+        """Total number of cells (livn 2.0.0's name for :attr:`num_neurons`)."""
+        return self.num_neurons
+
+    @property
+    def cells_meta_data(self) -> dict[str, Any]:
+        """livn 2.0.0's cell metadata: ``population_names`` (gid order), ``population_ranges``
+        (``{pop: (start, count)}``), ``cell_count`` and ``synapse_types`` (``{pop: type}``)."""
+        return {
+            "population_names": self.populations,
+            "population_ranges": self.population_ranges,
+            "cell_count": self.num_neurons,
+            "synapse_types": {p.name: p.synapse_type for p in self.graph.populations},
+        }
+
+    @property
+    def center_point(self) -> np.ndarray:
+        """``[3]`` livn 2.0.0's ``center_point``: ``(max − min) / 2`` of :attr:`bounding_box`
+        (µm). As in 2.0.0 this is half the extent, the centre only for a box that starts at
+        the origin; ours is the box of the cell positions (2.0.0: ``graph.json`` layer
+        extents)."""
+        lo, hi = self.bounding_box
+        return (hi - lo) / 2.0
+
+    @property
+    def connections_config(self) -> dict[str, Any]:
+        """livn 2.0.0's ``{"synapses": {post: {pre: {"type", "transmitter", "sections",
+        "mechanisms": {"default": {MECH: {e, g_unit, tau_rise, tau_decay, ...}}}}}}}`` from
+        ``graph.json``'s projections (one target section each here)."""
+        out: dict[str, dict[str, Any]] = {}
+        for pr in self.graph.projections:
+            out.setdefault(pr.post, {})[pr.pre] = {
+                "type": pr.type,
+                "transmitter": pr.transmitter,
+                "sections": [pr.section],
+                "mechanisms": {"default": {m: v.model_dump() for m, v in pr.mechanisms.items()}},
+            }
+        return {"synapses": out}
+
+    def synapse_projections(self) -> list[tuple[str, str, str, str, str]]:
+        """Sorted ``(post, pre, section, mechanism, type)`` of every synaptic mechanism of
+        every projection (livn 2.0.0's name; one entry per weight of :attr:`weight_names`)."""
+        return sorted((pr.post, pr.pre, pr.section, m, pr.type)
+                      for pr in self.graph.projections for m in pr.mechanisms)  # fmt: skip
+
+    def _projection(self, pre: Any, post: Any) -> Projection:
+        key = f"{pre}->{post}"
+        if key not in self.projections:
+            from livn.errors import ConfigError, did_you_mean
+
+            valid = list(self.projections)
+            raise ConfigError(
+                f"no projection {key}: choose pre and post among the projections "
+                f"{', '.join(valid) or '(none: this system has no synapses)'}."
+                f"{did_you_mean(key, valid)}"
+            )
+        return self.projections[key]
+
+    def projection_array(self, pre: str, post: str) -> list[list[Any]]:
+        """livn 2.0.0's ``[[post_gid, (pre_gids uint32, {"Synapses": {"syn_id": [k]},
+        "Connections": {"distance": [k]}})], ...]``: per post cell with incoming synapses from
+        ``pre``, in gid order, the edges of :attr:`projections` ``[f"{pre}->{post}"]``."""
+        p = self._projection(pre, post)
+        out = []
+        for i in np.flatnonzero(np.diff(p.indptr)):
+            a, b = int(p.indptr[i]), int(p.indptr[i + 1])
+            attrs = {"Synapses": {"syn_id": p.syn_ids[a:b].astype(np.uint32)},
+                     "Connections": {"distance": p.distances[a:b].astype(np.float32)}}  # fmt: skip
+            out.append([int(p.post_gids[a]), (p.pre_gids[a:b].astype(np.uint32), attrs)])
+        return out
+
+    def connectivity_matrix(self, weights: dict[str, float] | None = None, seed: int = 123,
+                            gids: Any = None) -> np.ndarray:  # fmt: skip
+        """livn 2.0.0's random signed connectivity matrix, float32 ``[n, n]`` indexed
+        ``[pre, post]``.
+
+        ``w[pre, post] = ±U(0, 1) · weights.get("{post}_{pre}", 1)`` for every connected pair
+        (one uniform draw per pair, several synapses count once), negative when ``pre`` is
+        inhibitory, 0 for unconnected pairs.
+
+        Args:
+            weights: Scale per population pair, keys ``"{post}_{pre}"`` (default 1; other
+                keys are refused, where 2.0.0 ignored them).
+            seed: Seed of the uniform draws (``numpy.random.default_rng``; pairs drawn in
+                ``(pre, post)`` order).
+            gids: Restrict rows and columns to these distinct gids, in the given order (the
+                draws stay those of the whole matrix); default all.
+
+        Raises:
+            ConfigError: Bad weights, seed or gids (naming the value).
+        """
+        from livn import limits
+        from livn.errors import ConfigError, did_you_mean
+
+        seed = limits.seed(seed, "connectivity_matrix seed")
+        if not isinstance(weights, dict | None):
+            raise ConfigError(
+                f"connectivity_matrix weights must be a dict {{'POST_PRE': scale}}; got "
+                f"{type(weights).__name__}."
+            )
+        pops = self.graph.populations
+        valid = [f"{post.name}_{pre.name}" for post in pops for pre in pops]
+        scale = {}
+        for key, value in (weights or {}).items():
+            if key not in valid:
+                raise ConfigError(
+                    f"connectivity_matrix weight {key!r}: keys are 'POST_PRE' population pairs. "
+                    f"Valid: {', '.join(valid)}.{did_you_mean(str(key), valid)}"
+                )
+            value = limits.number(value, f"connectivity_matrix weight {key!r}")
+            scale[key] = limits.float32(value, f"connectivity_matrix weight {key!r}")
+        n = self.num_neurons
+        chosen = np.arange(n) if gids is None else self._matrix_gids(gids)
+        limits.check_memory(4.0 * len(chosen) ** 2, f"a {len(chosen):,}² connectivity matrix",
+                            "Pass gids= to take a part of it")  # fmt: skip
+        e = self.edges()
+        pairs = np.unique(np.stack([e["pre"], e["post"]], axis=1).reshape(-1, 2), axis=0)
+        draws = np.random.default_rng(seed).uniform(0.0, 1.0, len(pairs))
+        pre_pop, post_pop = self.gid_population(pairs[:, 0]), self.gid_population(pairs[:, 1])
+        sign = np.array([-1.0 if p.synapse_type == "inhibitory" else 1.0 for p in pops])
+        factor = np.array([[scale.get(f"{post.name}_{pre.name}", 1.0) for post in pops]
+                           for pre in pops]).reshape(len(pops), len(pops))  # fmt: skip
+        values = (sign[pre_pop] * draws * factor[pre_pop, post_pop]).astype(np.float32)
+        index = np.full(n, -1, np.int64)
+        index[chosen] = np.arange(len(chosen))
+        keep = (index[pairs[:, 0]] >= 0) & (index[pairs[:, 1]] >= 0)
+        out = np.zeros((len(chosen), len(chosen)), np.float32)
+        out[index[pairs[keep, 0]], index[pairs[keep, 1]]] = values[keep]
+        return out
+
+    def _matrix_gids(self, gids: Any) -> np.ndarray:
+        """``gids`` of :meth:`connectivity_matrix` as distinct int64 gids of this system."""
+        from livn.errors import ConfigError
+
+        n = self.num_neurons
+        try:
+            if isinstance(gids, str | bytes | dict):
+                raise TypeError
+            arr = np.asarray(gids)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.ndim != 1 or arr.dtype == bool or (
+                arr.size and not np.issubdtype(arr.dtype, np.integer)):  # fmt: skip
+            raise ConfigError(
+                f"connectivity_matrix gids must be a 1-D list of integer gids; got {gids!r}."
+            )
+        arr = arr.astype(np.int64)
+        outside = arr[(arr < 0) | (arr >= n)]
+        if len(outside):
+            raise ConfigError(
+                f"connectivity_matrix gids {outside[:5].tolist()} are not cells of this system "
+                f"(0 … {n - 1})."
+            )
+        if len(np.unique(arr)) != len(arr):
+            raise ConfigError("connectivity_matrix gids must be distinct; drop the repeated gids.")
+        return arr
+
+    def default_io(self) -> Any:
+        """The IO device of this system: its ``mea.json``, else the default
+        :class:`~livn.io.MEA` (what :class:`~livn.env.Env` uses when given no ``io``)."""
+        from livn.io.mea import MEA
+
+        return MEA.from_directory(self.uri) if self.has_mea else MEA()
+
+    def default_model(self) -> Any:
+        """The default cell model, :class:`~livn.models.rcsd.ReducedCalciumSomaDendrite`
+        (what :class:`~livn.env.Env` uses when given no ``model``; a 2.0.0 ``model.json`` is
+        recorded in :attr:`model_config`, not instantiated)."""
+        from livn.models.rcsd import ReducedCalciumSomaDendrite
+
+        return ReducedCalciumSomaDendrite()
+
+
+class CoordinateMap(dict):
+    """``{population: [count, 3] float32 xyz}`` (µm) that is also livn 2.0.0's
+    ``system.coordinates(population)``: calling it yields the population's rows ``[gid, x,
+    y, z]`` (float64) of :meth:`System.coordinate_array`, one at a time, in gid order."""
+
+    def __init__(self, system: System, data: dict[str, np.ndarray]) -> None:
+        super().__init__(data)
+        self._system = system
+
+    def __call__(self, population: str):
+        yield from self._system.coordinate_array(population)
+
+
+class SystemSummary(str):
+    """:meth:`System.summary`'s text, which also reads as livn 2.0.0's summary dict.
+
+    It is a ``str`` (print it, search it: ``"EXC->INH" in s``); ``s["num_neurons"]``,
+    ``s.get``, ``s.keys()``, ``s.items()``, ``s.values()`` and ``dict(s)`` read
+    :meth:`System.summary_dict`. Integer indices and slices index the text as usual.
+    """
+
+    def __new__(cls, text: str, facts: dict[str, Any]) -> SystemSummary:
+        obj = super().__new__(cls, text)
+        obj._facts = dict(facts)
+        return obj
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            try:
+                return self._facts[key]
+            except KeyError:
+                raise KeyError(f"{key!r}: the summary has {', '.join(self._facts)}") from None
+        return str.__getitem__(self, key)
+
+    def __reduce__(self):
+        return (SystemSummary, (str(self), self._facts))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._facts.get(key, default)
+
+    def keys(self):
+        return self._facts.keys()
+
+    def values(self):
+        return self._facts.values()
+
+    def items(self):
+        return self._facts.items()
+
+    def as_dict(self) -> dict[str, Any]:
+        """A copy of the facts (:meth:`System.summary_dict`)."""
+        return dict(self._facts)
