@@ -467,5 +467,5 @@ def test_env_call_runs_the_setup_hook():
     assert out["lfp"].shape == (env.io.num_channels, 100) and np.abs(out["lfp"]).max() > 0
     from livn.types import Capability
 
-    assert Capability.simulation in env.capabilities
-    assert Capability.differentiable not in env.capabilities  # native is not
+    assert Capability.SIMULATION in env.capabilities
+    assert Capability.DIFFERENTIABLE not in env.capabilities  # native is not
