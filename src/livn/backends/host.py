@@ -231,6 +231,13 @@ class HostEngine:
         rows = min(x.shape[0], int(np.ceil(n_steps * self.dt / stim_dt - 1e-4)))
         x = x[:rows]
         currents: list[np.ndarray | None] = []
+        if stim_kind != "cells":
+            # pulse trains are runs of equal rows: map each run once (a small product stays
+            # off BLAS's worker threads, which oversubscribe the cores when several
+            # simulators run at once — LivnVectorEnv's threads)
+            new_run = np.ones(len(x), bool)  # rows that differ from the one before
+            new_run[1:] = np.any(x[1:] != x[:-1], axis=1)
+            uniq, inverse = x[new_run], np.cumsum(new_run) - 1
         for gi, g in enumerate(self.net.groups):
             if stim_kind == "cells":
                 cur = x[:, g.offset : g.offset + g.n]
@@ -240,7 +247,7 @@ class HostEngine:
                 full = np.zeros((rows, g.n, g.cell.n_comp))
                 full[:, :, g.cell.soma] = cur
             else:  # electrode currents through the field maps [C, n, n_comp]
-                full = np.tensordot(x, np.asarray(maps[gi], np.float64), axes=1)
+                full = np.tensordot(uniq, np.asarray(maps[gi], np.float64), axes=1)[inverse]
                 if not np.any(full):
                     currents.append(None)
                     continue

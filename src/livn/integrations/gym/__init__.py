@@ -8,8 +8,9 @@
 
 * :class:`LivnGym` — one culture, any backend; ``role="actuator"`` (the agent acts on the
   task through the culture) or ``role="sensor"`` (it observes the task through the culture).
-* :class:`LivnVectorEnv` — ``num_envs`` cultures advanced together by one compiled, vmapped
-  program (JAX backend); ``gym.make_vec("livn/Pendulum-EI2-v0", num_envs=8)``.
+* :class:`LivnVectorEnv` — ``num_envs`` cultures advanced together by ``Env.run_batch``
+  (one vmapped program on the JAX engine, e.g. on a GPU; one simulator per core on the
+  native engine); ``gym.make_vec("livn/Pendulum-EI2-v0", num_envs=8)``.
 * :class:`SpaceEncoding`, :class:`RateDecoding` — the default codecs for Box (and Discrete)
   spaces.
 

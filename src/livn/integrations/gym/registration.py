@@ -9,7 +9,7 @@ Registered when :mod:`livn.integrations.gym` is imported (or named in the id, as
 
 ``gym.make`` builds :func:`make_env` (a :class:`~livn.integrations.gym.LivnGym` on its own
 Env), ``gym.make_vec`` builds :func:`make_vector_env` (a
-:class:`~livn.integrations.gym.LivnVectorEnv`: one batched culture on the JAX backend).
+:class:`~livn.integrations.gym.LivnVectorEnv`: the cultures advanced together by batched runs).
 """
 
 from __future__ import annotations
@@ -68,12 +68,14 @@ def make_env(task: Any = "Pendulum-v1", system: Any = "EI2", *, role: str = "act
 def make_vector_env(num_envs: int = 1, task: Any = "Pendulum-v1", system: Any = "EI2", *,
                     role: str = "actuator", step_ms: float = 20.0, seed: int = 0,
                     batch_size: int | None = None, model_defaults: bool = True,
-                    max_episode_steps: int | None = None) -> Any:  # fmt: skip
-    """A :class:`~livn.integrations.gym.LivnVectorEnv` of ``num_envs`` cultures (JAX backend).
+                    max_episode_steps: int | None = None,
+                    backend: str | None = None) -> Any:  # fmt: skip
+    """A :class:`~livn.integrations.gym.LivnVectorEnv` of ``num_envs`` cultures.
 
-    Args: as :func:`make_env`, and ``num_envs`` cultures, ``batch_size`` cultures per compiled
-    call (see :class:`~livn.integrations.gym.LivnVectorEnv`); ``max_episode_steps`` is
-    accepted for ``gym.make_vec`` and must be None (the task's own limit applies).
+    Args: as :func:`make_env` (``backend``: default ``LIVN_BACKEND``, i.e. ``native`` on a
+    CPU and ``jax`` with a GPU), and ``num_envs`` cultures, ``batch_size`` cultures per
+    batched call (see :class:`~livn.integrations.gym.LivnVectorEnv`); ``max_episode_steps``
+    is accepted for ``gym.make_vec`` and must be None (the task's own limit applies).
     """
     from livn.errors import ConfigError
     from livn.integrations.gym.codecs import RateDecoding
@@ -86,7 +88,7 @@ def make_vector_env(num_envs: int = 1, task: Any = "Pendulum-v1", system: Any = 
             f"max_episode_steps={max_episode_steps!r}: the task's own time limit applies; make "
             "the task with gym.make(id, max_episode_steps=...) and pass it as task=."
         )
-    env = _culture(system, seed, "jax", model_defaults)
+    env = _culture(system, seed, backend, model_defaults)
     probe = task() if callable(task) and not isinstance(task, str) else None
     from livn.integrations.gym.env import make_task
 

@@ -57,30 +57,44 @@ class CultureBatch:
         env: An initialised Env (system, model, MEA, parameters); its own state is not used.
         num_envs: Number of cultures.
         duration: Length of a step, ms.
-        batch_size: Cultures per batched call. On the JAX engine on a CPU the default splits
-            ``num_envs`` over the usable cores, at most :data:`CPU_BATCH` per call, and the
-            calls run in threads at once (XLA releases the interpreter while it computes);
-            elsewhere (a GPU, or the host engines, which run trials one after another) one
-            call takes them all.
+        batch_size: Cultures per batched call. Default, on a CPU: ``num_envs`` split over the
+            usable cores (at most :data:`CPU_BATCH` per call on the JAX engine), the calls
+            running at once in threads — XLA and the native kernel release the interpreter
+            while they compute; the host engines keep one simulator per thread (a replica
+            of ``env`` with its parameters). On a GPU: one call takes them all.
     """
 
     def __init__(self, env: Any, num_envs: int, duration: float,
                  batch_size: int | None = None) -> None:  # fmt: skip
         self.env = env
         self.num_envs = limits.integer(num_envs, "num_envs", 1, 65536)
-        self.threaded = env.backend == "jax" and _jax_on_cpu()
-        if batch_size is None:  # on a CPU: sub-batches for every core, at most CPU_BATCH each
-            per_core = math.ceil(self.num_envs / limits.cores())
-            batch_size = min(per_core, CPU_BATCH) if self.threaded else self.num_envs
+        jax_engine = env.backend == "jax"
+        cores = limits.cores()
+        on_cpu = _jax_on_cpu() if jax_engine else True
+        if batch_size is None:  # on a CPU: a sub-batch for every core
+            per_core = math.ceil(self.num_envs / cores)
+            batch_size = (self.num_envs if not on_cpu
+                          else min(per_core, CPU_BATCH) if jax_engine else per_core)  # fmt: skip
         self.batch_size = min(limits.integer(batch_size, "batch_size", 1, 65536), self.num_envs)
         self.n_batches = math.ceil(self.num_envs / self.batch_size)
         self.duration = duration
+        # who runs each sub-batch: the JAX engine runs any number at once; a host engine one
+        # at a time, so each thread gets its own replica of the Env (sub-batch b → b % k)
+        k = 1 if jax_engine else min(self.n_batches, cores)
+        self.envs = [env] + [_replica(env) for _ in range(k - 1)]
+        self.threaded = on_cpu and self.n_batches > 1 and (jax_engine or k > 1)
+        self.lanes = ([[b] for b in range(self.n_batches)] if jax_engine else
+                      [list(range(i, self.n_batches, k)) for i in range(k)])  # fmt: skip
         sizes = [len(a) for a in np.array_split(np.arange(self.num_envs), self.n_batches)]
         self.bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         seed = int(env.seed)
-        self.states = [env.batch_state([seed] * k, initial=True) for k in sizes]
+        self.states = [self._env_of(b).batch_state([seed] * n, initial=True)
+                       for b, n in enumerate(sizes)]  # fmt: skip
         self._pool: Any = None
         self._warm = False
+
+    def _env_of(self, b: int) -> Any:
+        return self.envs[b % len(self.envs)]
 
     def _locate(self, index: int) -> tuple[int, int]:
         b = int(np.searchsorted(self.bounds, int(index), side="right")) - 1
@@ -102,29 +116,50 @@ class CultureBatch:
             ``[(it, t)]`` per culture: spike gids and times (ms from the start of the step),
             in time order.
         """
+        for replica in self.envs[1:]:  # the template's current parameters
+            replica.params = self.env.params
+        out: list[list] = [[] for _ in range(self.n_batches)]
 
-        def one(b: int) -> list:
-            lo, hi = self.bounds[b], self.bounds[b + 1]
-            return self.env.run_batch(self.duration, stimuli[lo:hi], states=self.states[b])
+        def lane(batches: list[int]) -> None:
+            for b in batches:
+                lo, hi = self.bounds[b], self.bounds[b + 1]
+                out[b] = self._env_of(b).run_batch(self.duration, stimuli[lo:hi],
+                                                   states=self.states[b])  # fmt: skip
 
-        if self.threaded and self.n_batches > 1:
+        if self.threaded:
             if self._pool is None:
                 from concurrent.futures import ThreadPoolExecutor
 
-                self._pool = ThreadPoolExecutor(self.n_batches, thread_name_prefix="livn-vec")
-            first = [] if self._warm else [one(0)]  # compile once before the threads share it
-            self._warm = True
-            rest = list(self._pool.map(one, range(len(first), self.n_batches)))
-            results = [r for part in first + rest for r in part]
+                self._pool = ThreadPoolExecutor(len(self.lanes), thread_name_prefix="livn-vec")
+            lanes = self.lanes
+            if not self._warm:  # compile once before the threads share the program
+                lane([0])
+                lanes = [[b for b in batches if b] for batches in lanes]
+                self._warm = True
+            list(self._pool.map(lane, lanes))
         else:
-            results = [r for b in range(self.n_batches) for r in one(b)]
-        return [(r.it, r.t) for r in results]
+            lane(list(range(self.n_batches)))
+        return [(r.it, r.t) for part in out for r in part]
 
     def close(self) -> None:
-        """Stop the worker threads."""
+        """Stop the worker threads and release the replicas."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+        for replica in self.envs[1:]:
+            replica.close()
+        self.envs = self.envs[:1]
+
+
+def _replica(env: Any) -> Any:
+    """A second Env of ``env``'s system, model, MEA, seed and backend, recording spikes (its
+    parameters are set from ``env`` before every step)."""
+    from livn.env import Env
+
+    replica = Env(env.system, env.model, env.io, env.seed, backend=env.backend).init()
+    replica.params = env.params
+    replica.record_spikes()
+    return replica
 
 
 def _jax_on_cpu() -> bool:
@@ -138,17 +173,17 @@ class LivnVectorEnv(VectorEnv):
 
     Args:
         benchmark: The task: an env id or a callable returning a new env (one per culture).
-        env: An initialised :class:`livn.env.Env` on the JAX backend: the template of every
-            culture (its own state is not used).
+        env: An initialised :class:`livn.env.Env` (any backend): the template of every
+            culture (its own state is not used; its parameters are read at every step).
         num_envs: Number of sub-environments (>= 1).
         encoding: As for :class:`LivnGym`; it must return electrode currents (or None).
         decoding: As for :class:`LivnGym`; it may need spikes only.
         role: ``"actuator"`` or ``"sensor"``.
-        batch_size: Cultures per compiled call (see the module docs).
+        batch_size: Cultures per batched call (see :class:`CultureBatch`).
 
     Raises:
-        ConfigError: For an Env on another backend, a task instance instead of an id or
-            factory, a decoding that needs voltage or currents, or bad sizes.
+        ConfigError: For a task instance instead of an id or factory, an encoding that gives
+            somatic currents, a decoding that needs voltage or currents, or bad sizes.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
