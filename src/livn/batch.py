@@ -95,17 +95,20 @@ class BatchState:
         return f"BatchState({len(self)} cultures, {span})"
 
 
-def seeds_arg(seeds: Iterable[int] | int, base: int = 0, what: str = "seeds") -> list[int]:
-    """A list of valid seeds from ``seeds``: a list, or a count ``n`` (→ ``base … base+n-1``)."""
-    if isinstance(seeds, int | np.integer) and not isinstance(seeds, bool):
+def seeds_arg(seeds: Iterable[int] | int, base: int = 0, what: str = "seeds",
+              count: bool = True) -> list[int]:  # fmt: skip
+    """A list of valid seeds from ``seeds``: a list, or (``count``) a number ``n`` of trials
+    (→ ``base … base+n-1``)."""
+    if count and isinstance(seeds, int | np.integer) and not isinstance(seeds, bool):
         return [limits.seed(base + i, what) for i in range(limits.integer(seeds, what, 1))]
     try:
-        if isinstance(seeds, str | bytes | dict):
+        if isinstance(seeds, str | bytes | dict | int | np.integer):
             raise TypeError
         out = list(seeds)
     except TypeError:
         raise ConfigError(
-            f"{what} must be a list of integer seeds (one per trial) or a count; got {seeds!r}."
+            f"{what} must be a list of integer seeds (one per trial)"
+            f"{' or a count' if count else ' (batch_size= gives a count)'}; got {seeds!r}."
         ) from None
     if not out:
         raise ConfigError(f"{what} needs at least one seed (one trial).")

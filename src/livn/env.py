@@ -1108,7 +1108,7 @@ class Env:
             b = limits.integer(b, "batch_size", 1)
             seeds = [self.seed + i for i in range(b)]
         else:
-            seeds = seeds_arg(seeds, self.seed, "run_batch seeds")
+            seeds = seeds_arg(seeds, self.seed, "run_batch seeds", count=False)
         if batched_stim and args["stim"].shape[0] != len(seeds):
             raise ConfigError(
                 f"the stimulus has {args['stim'].shape[0]} trials (leading axis) but the batch "
