@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fuzz_contract import ANY, BAD, OK, Sandbox
 from hypothesis import strategies as st
 
@@ -205,3 +206,21 @@ def class_names() -> st.SearchStrategy[str]:
 
 
 MAX_SEED = limits.MAX_SEED
+
+
+#: Spike recordings ``(it, t)`` a decoding may be given (gids of a 3-cell culture, ms), by name.
+SPIKE_CASES = {
+    "none": (None, None),
+    "empty": (np.zeros(0, int), np.zeros(0)),
+    "ok": (np.array([0, 1, 2, 1]), np.array([1.0, 2.0, 3.0, 40.0])),
+    "nan_t": (np.array([0]), np.array([np.nan])),
+    "bad_gid": (np.array([99]), np.array([1.0])),
+    "float_gid": (np.array([0.5]), np.array([1.0])),
+    "mismatch": (np.array([0, 1]), np.array([1.0])),
+    "negative_t": (np.array([0]), np.array([-5.0])),
+    "late_t": (np.array([0]), np.array([1e9])),
+}
+#: The names of :data:`SPIKE_CASES` a decoding must refuse.
+BAD_SPIKES = ("none", "nan_t", "bad_gid", "float_gid", "mismatch")
+#: A strategy over the names of :data:`SPIKE_CASES`.
+SPIKES = st.sampled_from(sorted(SPIKE_CASES))

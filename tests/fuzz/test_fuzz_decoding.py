@@ -10,7 +10,18 @@ from typing import Any
 
 import numpy as np
 from fuzz_contract import ANY, BAD, OK, budget, outcome
-from fuzz_strategies import HUGE_INTS, NON_FINITE, counts, is_int, is_real, reals, wrong_types
+from fuzz_strategies import (
+    BAD_SPIKES,
+    HUGE_INTS,
+    NON_FINITE,
+    SPIKE_CASES,
+    SPIKES,
+    counts,
+    is_int,
+    is_real,
+    reals,
+    wrong_types,
+)
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -141,9 +152,6 @@ def test_pipe_and_slice(start, stop, stages):
 
 
 # ---------------------------------------------------------------------------- calls
-SPIKES = st.sampled_from(["none", "empty", "ok", "nan_t", "bad_gid", "float_gid", "mismatch",
-                          "negative_t", "late_t"])  # fmt: skip
-
 
 def _fake_env():
     from types import SimpleNamespace
@@ -166,15 +174,8 @@ def test_legacy_decoding_calls(name, spikes, form):
     from livn.result import RunResult
 
     decoding = getattr(dec, name)(duration=100.0)
-    it, t = {"none": (None, None), "empty": (np.zeros(0, int), np.zeros(0)),
-             "ok": (np.array([0, 1, 2, 1]), np.array([1.0, 2.0, 3.0, 40.0])),
-             "nan_t": (np.array([0]), np.array([np.nan])),
-             "bad_gid": (np.array([99]), np.array([1.0])),
-             "float_gid": (np.array([0.5]), np.array([1.0])),
-             "mismatch": (np.array([0, 1]), np.array([1.0])),
-             "negative_t": (np.array([0]), np.array([-5.0])),
-             "late_t": (np.array([0]), np.array([1e9]))}[spikes]  # fmt: skip
-    verdict = BAD if spikes in ("none", "nan_t", "bad_gid", "float_gid", "mismatch") else OK
+    it, t = SPIKE_CASES[spikes]
+    verdict = BAD if spikes in BAD_SPIKES else OK
     env = _fake_env()
     run = RunResult(it, t, None, None, duration=100.0)
     call = (lambda: decoding(run, env)) if form == "run" else (

@@ -9,7 +9,18 @@ from typing import Any
 
 import numpy as np
 from fuzz_contract import ANY, BAD, OK, budget, outcome, worst
-from fuzz_strategies import HUGE_INTS, NON_FINITE, counts, is_int, is_real, reals, wrong_types
+from fuzz_strategies import (
+    BAD_SPIKES,
+    HUGE_INTS,
+    NON_FINITE,
+    SPIKE_CASES,
+    SPIKES,
+    counts,
+    is_int,
+    is_real,
+    reals,
+    wrong_types,
+)
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -294,9 +305,6 @@ def test_decodings(name, duration, kw):
         assert obj.duration == float(duration)
 
 
-SPIKES = st.sampled_from(["none", "empty", "ok", "nan_t", "bad_gid", "float_gid", "mismatch",
-                          "negative_t", "late_t"])
-
 
 @settings(max_examples=budget(60))
 @given(name=st.sampled_from(DECODINGS[1:]), spikes=SPIKES,
@@ -315,15 +323,8 @@ def test_decoding_calls(name, spikes, duration, kw):
         decoding = getattr(dec, name)(duration=duration, **kw)
     except LivnError:
         return
-    it, t = {"none": (None, None), "empty": (np.zeros(0, int), np.zeros(0)),
-             "ok": (np.array([0, 1, 2, 1]), np.array([1.0, 2.0, 3.0, 40.0])),
-             "nan_t": (np.array([0]), np.array([np.nan])),
-             "bad_gid": (np.array([99]), np.array([1.0])),
-             "float_gid": (np.array([0.5]), np.array([1.0])),
-             "mismatch": (np.array([0, 1]), np.array([1.0])),
-             "negative_t": (np.array([0]), np.array([-5.0])),
-             "late_t": (np.array([0]), np.array([1e9]))}[spikes]
-    verdict = BAD if spikes in ("none", "nan_t", "bad_gid", "float_gid", "mismatch") else OK
+    it, t = SPIKE_CASES[spikes]
+    verdict = BAD if spikes in BAD_SPIKES else OK
     if kw.get("population") == "NOPE":
         verdict = BAD
     if verdict == OK and (duration / min(kw.get("bin_ms", 10.0), kw.get("synchrony_bin_ms", 5.0))
