@@ -95,3 +95,34 @@ def test_batch_state_refusals():
     with pytest.raises(ConfigError, match="another engine build"):
         env.run_batch(10.0, states=states)
     assert isinstance(env.batch_state(2), BatchState)
+
+
+def test_an_interrupted_batch_run_spoils_its_states(monkeypatch):
+    """An interruption inside the batched run (the native engine advances the cultures in
+    place) leaves the states undefined; they are refused from then on."""
+    env = _env("native", 1)
+    states = env.batch_state(2, initial=True)
+    env.run_batch(10.0, states=states)
+    calls = []
+
+    def interrupted_second_trial(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return type(env.engine).run(env.engine, *args, **kwargs)
+
+    monkeypatch.setattr(env.engine, "run", interrupted_second_trial)
+    with pytest.raises(KeyboardInterrupt):
+        env.run_batch(10.0, states=states)
+    monkeypatch.undo()
+    with pytest.raises(ConfigError, match="interrupted"):
+        env.run_batch(10.0, states=states)
+    env.run(10.0)  # the Env's own state is back and runs on
+    assert env.t == pytest.approx(10.0)
+
+
+def test_brian2_refuses_batch_states():
+    pytest.importorskip("brian2")
+    env = Env("EI1", backend="brian2").init()
+    with pytest.raises(ConfigError, match="native or jax"):
+        env.batch_state(2)

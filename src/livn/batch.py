@@ -14,8 +14,12 @@ Each culture has its own noise seed and state; ``run_batch(..., states=states)``
 every one of them by the run (in place) and returns one :class:`~livn.result.RunResult` per
 culture, timed from that culture's own clock (``result.t0``). The Env's own state, time and
 seed are untouched. On the JAX engine the cultures run as one vectorised program (the whole
-batch at once on a GPU); on the host engines (``native``, ``brian2``, ``neuron``) one after
-another from snapshots of the simulator.
+batch at once on a GPU); on the host engines one after another from snapshots of the
+simulator (``native``: each culture's own arrays, swapped in without a copy; ``neuron``:
+``SaveState`` objects; ``brian2`` keeps one snapshot at a time and refuses).
+
+If a batched run is interrupted (an exception, Ctrl-C), the cultures may have advanced in part:
+the state is then refused, and a new one must be made.
 
 A state belongs to the Env (and the engine build) that made it: after ``env.init()``,
 ``env.close()`` or a change of ``dt``, make a new one.
@@ -49,6 +53,7 @@ class BatchState:
         self.seeds = list(seeds)
         self._keys: Any = None
         self._initial: Any = None
+        self._broken = False
 
     def __len__(self) -> int:
         return len(self.seeds)
@@ -65,7 +70,13 @@ class BatchState:
         return self._keys
 
     def check(self, engine: Any) -> None:
-        """Raise ConfigError unless the state was made by ``engine``."""
+        """Raise ConfigError unless the state was made by ``engine`` and is whole."""
+        if self._broken:
+            raise ConfigError(
+                "a run_batch with these states was interrupted, which leaves the cultures' "
+                "states undefined (some may have advanced); make new ones with "
+                "env.batch_state(seeds)."
+            )
         if engine is not self._engine:
             raise ConfigError(
                 "this BatchState belongs to another engine build of the Env (env.init(), "
@@ -88,6 +99,9 @@ class BatchState:
 
     def _advance(self, states: Any) -> None:
         self._states = states
+
+    def _interrupted(self) -> None:
+        self._broken = True
 
     def __repr__(self) -> str:
         t = self.t

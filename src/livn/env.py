@@ -1125,11 +1125,16 @@ class Env:
             t0s = np.full(len(seeds), self.t)
             keys = self.engine.keys(seeds)
             extra = {}
-        finals, buf, vs, ims, _ = self.engine.run_batch(
-            self.state, self.params, n_steps, keys, batched_stim=batched_stim,
-            record_v=rec["voltage"] is not None, record_im=rec["membrane_current"] is not None,
-            **args, **extra,
-        )  # fmt: skip
+        try:
+            finals, buf, vs, ims, _ = self.engine.run_batch(
+                self.state, self.params, n_steps, keys, batched_stim=batched_stim,
+                record_v=rec["voltage"] is not None,
+                record_im=rec["membrane_current"] is not None, **args, **extra,
+            )  # fmt: skip
+        except BaseException:
+            if states is not None:  # the cultures may have advanced in place, some of them
+                states._interrupted()
+            raise
         if states is not None:
             states._advance(finals)
         buf = [np.asarray(b) for b in buf]

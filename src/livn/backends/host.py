@@ -184,29 +184,56 @@ class HostEngine:
         self._token += 1
         return HostState(self._token, 0.0)
 
+    #: Whether the simulator can keep the snapshots of several trials at once (what
+    #: ``run_batch(states=)`` needs).
+    keeps_snapshots = True
+
+    def _adopt(self, snapshot: Any) -> None:
+        """Make ``snapshot`` the live state; it is this trial's own, so an engine whose
+        snapshot is a plain object may take it over without a copy (the native engine)."""
+        self._restore(snapshot)
+
+    def _release(self) -> Any:
+        """The live state as a snapshot that the caller now owns (see :meth:`_adopt`)."""
+        return self._save()
+
+    def _duplicate(self, snapshot: Any) -> Any:
+        """A snapshot that shares nothing mutable with ``snapshot`` (for :meth:`_adopt`)."""
+        return snapshot
+
+    def _check_keeps(self) -> None:
+        if not self.keeps_snapshots:
+            raise ConfigError(
+                f"the {self.backend} backend keeps one snapshot of its simulator at a time, so "
+                "it cannot hold several cultures' states (env.batch_state, LivnVectorEnv); use "
+                "the native or jax backend for them."
+            )
+
     def stack_states(self, state: Any, n: int) -> list[TrialSnapshot]:
         """``n`` copies of the current ``state`` (one per trial; ``run_batch(states=)``)."""
+        self._check_keeps()
         self._check_state(state)
-        snap = TrialSnapshot(self._save(), self._t)
-        return [snap] * int(n)  # snapshots are never changed in place
+        snap = self._save()
+        return [TrialSnapshot(self._duplicate(snap), self._t) for _ in range(int(n))]
 
     def initial_states(self, n: int) -> list[TrialSnapshot]:
         """``n`` copies of the state at t = 0 (the Env's own state is kept)."""
+        self._check_keeps()
         current, t, noise_seed = self._save(), self._t, self._noise_seed
         token = self._token
         try:
             self._reset()
-            snap = TrialSnapshot(self._save(), 0.0)
+            snap = self._save()
         finally:
             self._restore(current)
             self._t, self._noise_seed, self._token = t, noise_seed, token
-        return [snap] * int(n)
+        return [TrialSnapshot(self._duplicate(snap), 0.0) for _ in range(int(n))]
 
-    @staticmethod
-    def set_trial(states: list, index: int, source: list, row: int) -> list:
-        """``states`` with trial ``index`` replaced by trial ``row`` of ``source``."""
+    def set_trial(self, states: list, index: int, source: list, row: int) -> list:
+        """``states`` with trial ``index`` replaced by (a copy of) trial ``row`` of ``source``."""
         out = list(states)
-        out[int(index)] = source[int(row)]
+        src = source[int(row)]
+        out[int(index)] = TrialSnapshot(self._duplicate(src.snapshot), src.t)
         return out
 
     def trial_steps(self, states: list) -> np.ndarray:
@@ -295,13 +322,15 @@ class HostEngine:
         or each from its own :class:`TrialSnapshot` of ``states``; the first result is the
         trials' final snapshots (``None`` without ``states``)."""
         self._check_state(state)
-        snapshot = self._save()
+        # with states, every trial owns its snapshot: the Env's own state steps aside
+        # (without a copy where the engine can adopt snapshots) and comes back at the end
+        snapshot = self._release() if states is not None else self._save()
         t0, noise_seed = self._t, self._noise_seed
         bufs, vs, ims, finals = [], [], [], []
         try:
             for b, k in enumerate(keys):
                 if states is not None:
-                    self._restore(states[b].snapshot)
+                    self._adopt(states[b].snapshot)
                     self._t = states[b].t
                 elif b:
                     self._restore(snapshot)
@@ -316,9 +345,12 @@ class HostEngine:
                 vs.append(v)
                 ims.append(im)
                 if states is not None:
-                    finals.append(TrialSnapshot(self._save(), self._t))
+                    finals.append(TrialSnapshot(self._release(), self._t))
         finally:
-            self._restore(snapshot)
+            if states is not None:
+                self._adopt(snapshot)
+            else:
+                self._restore(snapshot)
             self._t, self._noise_seed = t0, noise_seed
             self._token = state.token  # the Env's state is current again
         width = max(len(b[0]) for b in bufs)

@@ -230,6 +230,8 @@ class Brian2Engine(HostEngine):
     def _reset(self) -> None:
         self.network.restore(_INIT)
 
+    keeps_snapshots = False  # _save keeps one snapshot besides the initial state
+
     def _save(self) -> str:
         for old in self._snapshots:  # keep one snapshot besides the initial state
             self.network._stored_state.pop(old, None)

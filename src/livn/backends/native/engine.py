@@ -114,6 +114,15 @@ class NativeEngine(HostEngine):
     def _restore(self, snapshot: dict) -> None:
         self.state = _copy(snapshot)
 
+    def _adopt(self, snapshot: dict) -> None:  # the trial's own arrays become the live state
+        self.state = snapshot
+
+    def _release(self) -> dict:
+        return self.state
+
+    def _duplicate(self, snapshot: dict) -> dict:
+        return _copy(snapshot)
+
     def _seed_noise(self, seed: int) -> None:
         self._key = noise_key(seed)
 
