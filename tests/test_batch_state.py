@@ -126,3 +126,61 @@ def test_brian2_refuses_batch_states():
     env = Env("EI1", backend="brian2").init()
     with pytest.raises(ConfigError, match="native or jax"):
         env.batch_state(2)
+
+
+def test_neuron_cultures_continue_like_the_env_cleared_to_their_seed():
+    """NEURON holds one simulator per process, so each culture is compared with the same Env
+    cleared to the culture's seed and stepped alike. A culture's snapshot carries its noise
+    streams' positions (NEURON's streams are sequential): exact, spike for spike."""
+    pytest.importorskip("neuron")
+    env = _env("neuron", 3)
+    env.record_voltage()
+    seeds = [5, 9]
+    states = env.batch_state(seeds, initial=True)
+    steps: list[list] = [[], []]
+    for k in range(3):
+        stims = [_pulses(env, 30.0 * (i + 1) * (k % 2)) for i in range(2)]
+        out = env.run_batch(20.0, stims, states=states)
+        for i in range(2):
+            steps[i].append((out[i], stims[i]))
+    assert env.t == 0.0
+    np.testing.assert_allclose(states.t, [60.0, 60.0])
+    states.reset(1, seed=11)  # culture 1 back to t = 0 with a new seed
+    last = env.run_batch(20.0, [_pulses(env, 40.0)] * 2, states=states)
+    steps[0].append((last[0], _pulses(env, 40.0)))
+    fired = 0
+    for i, seed in enumerate(seeds):
+        env.clear(seed=seed)
+        for got, stim in steps[i]:
+            want = env.run(20.0, stim)
+            assert got.t0 == pytest.approx(want.t0)
+            np.testing.assert_array_equal(got.it, want.it)
+            np.testing.assert_allclose(got.t, want.t, rtol=0.0, atol=1e-9)
+            np.testing.assert_array_equal(got.v, want.v)
+            fired += len(want.it)
+    assert fired > 0  # the comparison saw spikes
+    env.clear(seed=11)
+    want = env.run(20.0, _pulses(env, 40.0))
+    assert last[1].t0 == 0.0
+    np.testing.assert_array_equal(last[1].it, want.it)
+    np.testing.assert_array_equal(last[1].v, want.v)
+
+
+def test_neuron_batch_state_from_the_current_state():
+    """Cultures from the Env's state at 30 ms: the Env's seed continues its streams, another
+    seed restarts them there (as ``env.run(key=seed)`` does on NEURON)."""
+    pytest.importorskip("neuron")
+    env = _env("neuron", 2)
+    env.record_voltage()
+    env.run(30.0, _pulses(env, 30.0))
+    states = env.batch_state([2, 4])
+    out = env.run_batch(20.0, _pulses(env, 30.0), states=states)
+    assert env.t == pytest.approx(30.0)
+    for got, key in zip(out, (None, 4), strict=True):
+        env.clear(seed=2)
+        env.run(30.0, _pulses(env, 30.0))
+        want = env.run(20.0, _pulses(env, 30.0), key=key)
+        assert got.t0 == pytest.approx(30.0)
+        np.testing.assert_array_equal(got.it, want.it)
+        np.testing.assert_array_equal(got.v, want.v)
+    assert not np.array_equal(out[0].v, out[1].v)

@@ -34,8 +34,20 @@ BACKENDS = [
 ]  # fmt: skip
 
 
+#: The Env contract also holds for NEURON (RCSD only, so not in the model parity below). One
+#: NEURON simulation per process: its Envs take turns, each closing the one before.
+CONTRACT = [*BACKENDS, pytest.param("neuron", marks=pytest.mark.skipif(
+    importlib.util.find_spec("neuron") is None,
+    reason="the NEURON backend needs neuron (pip install 'livn[neuron]')"))]  # fmt: skip
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module", params=CONTRACT)
+def contract_backend(request) -> str:
     return request.param
 
 
@@ -91,8 +103,8 @@ def isolated(request, backend, jax_isolated):
 
 
 # ---------------------------------------------------------------------- the Env contract
-def test_seed_004_style_run(backend):
-    env = _env(backend)
+def test_seed_004_style_run(contract_backend):
+    env = _env(contract_backend)
     env.record_spikes()
     env.record_voltage()
     it, t, iv, v = env.run(100)
@@ -104,9 +116,9 @@ def test_seed_004_style_run(backend):
     assert -80 < float(v[:, 0].mean()) < -50  # relaxing from -75 mV towards rest
 
 
-def test_clear_reproduces_a_run_exactly(backend):
+def test_clear_reproduces_a_run_exactly(contract_backend):
     """State *and time* return to t = 0: a second run after clear() is identical (noise on)."""
-    env = _env(backend)
+    env = _env(contract_backend)
     env.record_spikes()
     env.record_voltage()
     env.record_membrane_current()
@@ -119,9 +131,9 @@ def test_clear_reproduces_a_run_exactly(backend):
         np.testing.assert_array_equal(a, b)
 
 
-def test_runs_continue_across_calls(backend):
+def test_runs_continue_across_calls(contract_backend):
     """run(60) + run(40) is run(100): state, noise streams and delivery queues carry over."""
-    env = _env(backend)
+    env = _env(contract_backend, seed=5)  # a seed with spikes in both parts on every backend
     env.record_spikes()
     env.record_voltage()
     whole = env.run(100)
@@ -136,19 +148,19 @@ def test_runs_continue_across_calls(backend):
     np.testing.assert_allclose(np.concatenate([a.v, b.v], axis=1), whole.v, atol=1e-9)
 
 
-def test_noise_streams_follow_the_seed(backend):
+def test_noise_streams_follow_the_seed(contract_backend):
     """Two Envs in one process with the same seed agree; another seed differs."""
     runs = []
     for seed in (3, 3, 4):
-        env = _env(backend, seed=seed)
+        env = _env(contract_backend, seed=seed)
         env.record_voltage()
         runs.append(env.run(30).v)
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.allclose(runs[0], runs[2])
 
 
-def test_run_batch_trials_are_runs_from_the_current_state(backend):
-    env = _env(backend)
+def test_run_batch_trials_are_runs_from_the_current_state(contract_backend):
+    env = _env(contract_backend)
     env.record_spikes()
     env.record_voltage()
     trials = env.run_batch(40, seeds=[5, 7])
@@ -158,6 +170,38 @@ def test_run_batch_trials_are_runs_from_the_current_state(backend):
     for a, b in zip(trials[0], single, strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(trials[0].v, trials[1].v)
+
+
+def _same(a, b) -> None:
+    np.testing.assert_array_equal(a.it, b.it)
+    np.testing.assert_allclose(a.t, b.t, rtol=0.0, atol=1e-9)
+    np.testing.assert_array_equal(a.v, b.v)
+
+
+def test_run_batch_trials_are_runs_from_a_later_state(contract_backend):
+    """From t = 20 ms of cells driven through their spikes (some are mid-spike at the
+    boundary): trials of one seed are identical, a trial of the Env's seed is the run that
+    continues, and the Env itself continues as if no batch had run. NEURON restores a
+    snapshot of its simulator for each trial, so this holds what ``SaveState`` leaves out
+    to account (ASSIGNED variables carried between steps, the spike detectors' WATCH flags,
+    the noise streams' positions)."""
+    env = _env(contract_backend, seed=5)
+    env.record_spikes()
+    env.record_voltage()
+    n = env.system.num_neurons
+    amps = np.random.default_rng(1).uniform(0.5, 2.0, n).astype(np.float32)
+    drive = Stimulus(np.tile(amps, (80, 1)), dt=0.25)  # 20 ms
+    env.run(20.0, drive)
+    trials = env.run_batch(20.0, drive, seeds=[5, 5, 6])
+    again = env.run_batch(20.0, drive, seeds=[5])[0]  # from the first batch's aftermath
+    after = env.run(20.0, drive)  # the Env's own state did not move
+    env.clear(seed=5)
+    env.run(20.0, drive)
+    ref = env.run(20.0, drive)
+    assert len(ref.it) > 5
+    for trial in (trials[0], trials[1], again, after):
+        _same(trial, ref)
+    assert not np.array_equal(trials[2].v, ref.v)  # another seed, another run
 
 
 # ---------------------------------------------------------------------- parity with JAX

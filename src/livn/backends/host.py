@@ -188,6 +188,13 @@ class HostEngine:
     #: ``run_batch(states=)`` needs).
     keeps_snapshots = True
 
+    #: Whether ``_save`` holds the noise streams (their seed and position) and ``_restore``
+    #: sets ``_noise_seed`` to that seed: engines with sequential streams (NEURON) need it,
+    #: so that a trial whose key is the snapshot's seed continues the streams as a run
+    #: would. Counter-based streams (native, Brian2) draw from the seed and the step alone,
+    #: so their trials simply restart the streams from the key (the same numbers).
+    snapshots_hold_streams = False
+
     def _adopt(self, snapshot: Any) -> None:
         """Make ``snapshot`` the live state; it is this trial's own, so an engine whose
         snapshot is a plain object may take it over without a copy (the native engine)."""
@@ -335,7 +342,8 @@ class HostEngine:
                 elif b:
                     self._restore(snapshot)
                     self._t = t0
-                self._noise_seed = None  # every trial restarts the streams from its seed
+                if not self.snapshots_hold_streams:
+                    self._noise_seed = None  # every trial restarts the streams from its seed
                 s = HostState(self._token, self._t)
                 x = stim[b] if (batched_stim and stim is not None) else stim
                 _, buf, v, im, _ = self.run(s, params, n_steps, x, stim_dt, k,
@@ -359,7 +367,7 @@ class HostEngine:
                np.stack([b[2] for b in bufs]), np.stack([b[3] for b in bufs]))  # fmt: skip
         return (finals if states is not None else None, buf,
                 None if not record_v else np.stack(vs),
-                None if not record_im else np.stack(ims), None)
+                None if not record_im else np.stack(ims), None)  # fmt: skip
 
     # ------------------------------------------------------------------ to implement
     def _reset(self) -> None:

@@ -20,6 +20,9 @@ function of :mod:`livn.io.stimulation`, the same field sample points as the JAX 
 played into IClamps.
 
 NEURON holds one simulation per process: initialising a second NEURON Env closes the first.
+``run_batch`` and ``batch_state`` restore snapshots of the simulator: ``SaveState`` plus what
+it leaves out (see :meth:`Engine._save`), so a trial runs exactly as a run from the same
+state would.
 """
 
 from __future__ import annotations
@@ -116,6 +119,11 @@ def half_resistances(g_axial: np.ndarray) -> np.ndarray:
     return r
 
 
+#: Density-mechanism ASSIGNED variables computed with the gates in the state update and used
+#: by the next step's current: the instantaneous Na activation and the Ca channels' GHK drive.
+_CARRIED = (("livn_nas", "m"), ("livn_cal", "drive"), ("livn_can", "drive"))
+
+
 class _Cell:
     """One RCSD cell: sections, synaptic channels, noise, spike source and recorders."""
 
@@ -171,7 +179,8 @@ class _Cell:
             syn.rise = 1.0 if k.tau_rise > 0 else 0.0
             syn.tau2, syn.e = k.tau_decay, k.e
             syn.nmda, syn.mg = float(k.nmda), physics.nmda_mg
-            syn.depress, syn.U, syn.tau_rec = float(k.depression), physics.std_u, physics.std_tau_rec
+            syn.depress, syn.U = float(k.depression), physics.std_u
+            syn.tau_rec = physics.std_tau_rec
             self.syns.append(syn)
         self.ou_e = h.LivnOU(self.secs[cell.noise_e_comp](0.5))
         self.ou_e.e = cell.noise_e_rev
@@ -183,6 +192,14 @@ class _Cell:
         self.source = h.NetCon(self.detector, None)
         seg = self.soma(0.5)
         self.refs = {"v": seg._ref_v, "pas": seg._ref_i_pas, "hold": seg.livn_hold._ref_i}
+        # ASSIGNED variables that carry over from one step to the next (set in the state
+        # update, read by the next step's current or event) and that SaveState leaves out
+        self.carried = [self.ou_e._ref_g1, self.ou_i._ref_g1, self.detector._ref_tlast]
+        for sec in self.secs:
+            seg = sec(0.5)
+            for mech, var in _CARRIED:
+                if hasattr(seg, mech):  # the mechanisms declare these RANGE (see _CARRIED)
+                    self.carried.append(getattr(getattr(seg, mech), f"_ref_{var}"))
         for ion in ("ina", "ik", "ica"):
             if hasattr(seg, ion):
                 self.refs[ion] = getattr(seg, f"_ref_{ion}")
@@ -285,6 +302,10 @@ class Engine(HostEngine):
             nc.delay = (delay - 1 + 1e-3) * self.dt
             nc.weight[0] = 1.0
             self.netcons.append(nc)
+        refs = [ref for c in self.cells.values() for ref in c.carried]
+        self.carried = h.PtrVector(len(refs))
+        for k, ref in enumerate(refs):
+            self.carried.pset(k, ref)
         self.pc.set_maxstep(10)
         self.spike_t = h.Vector()
         self.spike_id = h.Vector()
@@ -309,6 +330,7 @@ class Engine(HostEngine):
             self._build()
         self.h.dt = self.dt
         self.h.finitialize(self.v_init)
+        self._noise_seed = None  # the streams restart from the next run's key
         self._clear_records()
 
     def _clear_records(self) -> None:
@@ -492,22 +514,68 @@ class Engine(HostEngine):
             out[j] = (step - 1 + min(max(frac, 0.0), 1.0)) * dt
         return out
 
+    #: A snapshot holds the noise streams' positions (see :meth:`_save`).
+    snapshots_hold_streams = True
+
     def _save(self):
+        """The whole state: ``SaveState`` (voltages, STATE variables, ion concentrations,
+        NetCon weight vectors with the depression's ``R``/``tlast``, the event queue), the
+        time, and what ``SaveState`` leaves out: the ASSIGNED variables that carry over from
+        one step to the next (each noise process's conductance ``g1``, each spike detector's
+        last spike ``tlast``, the Na activation ``m`` and the Ca channels' drive — see
+        ``_CARRIED``) and the noise streams, their seed and Random123 sequence numbers:
+        NEURON's streams are sequential, so a trial continues a stream where the snapshot
+        left it, as a run would."""
         ss = self.h.SaveState()
         ss.save()
+        carried = self.h.Vector(int(self.carried.size()))
+        self.carried.gather(carried)
         seqs = {i: (c.ou_e.rng.get_seq(), c.ou_i.rng.get_seq()) for i, c in self.cells.items()}
-        return ss, self.h.t, seqs, self._noise_seed
+        return ss, self.h.t, carried, seqs, self._noise_seed
 
     def _restore(self, snapshot) -> None:
-        ss, t, seqs, seed = snapshot
+        ss, t, carried, seqs, seed = snapshot
         ss.restore()
         self.h.t = t
-        if seed is not None:
-            self._seed_noise(seed)
-            for i, (se, si) in seqs.items():
-                self.cells[i].ou_e.rng.set_seq(se)
-                self.cells[i].ou_i.rng.set_seq(si)
+        self._rearm_detectors()
+        ss.restore()  # undo the re-arming step
+        self.h.t = t
+        self.carried.scatter(carried)
+        for i, (seq_e, seq_i) in seqs.items():
+            c = self.cells[i]
+            if seed is not None:
+                c.ou_e.rng.set_ids(seed, i, 0)
+                c.ou_i.rng.set_ids(seed, i, 1)
+            c.ou_e.rng.set_seq(seq_e)
+            c.ou_i.rng.set_seq(seq_i)
+        self._noise_seed = seed  # None: the next run seeds the streams from its key
+        # SaveState keeps every parameter of a point process with a NET_RECEIVE block (the
+        # synapses' gmax among them): the next run sets the Env's parameters again
+        self._applied = None
         self._clear_records()
+
+    def _rearm_detectors(self) -> None:
+        """Set every spike detector's WATCH flag to its restored soma voltage.
+
+        A WATCH remembers whether its condition held at the last check (the end of the last
+        step); ``SaveState`` does not keep that flag, so after a restore it still describes the
+        state left behind, and a soma above threshold in one but not the other would fire or
+        miss a spike. One step with each threshold moved far to the side the restored voltage
+        is on (and no spike allowed: an infinite refractory period) makes every flag what the
+        check at the end of the snapshot's last step left; the caller then restores the
+        snapshot again, undoing everything else the step did.
+        """
+        saved = []
+        for c in self.cells.values():
+            det = c.detector
+            saved.append((det, det.vthresh, det.refractory))
+            det.vthresh = -1e9 if c.soma(0.5).v > det.vthresh else 1e9
+            det.refractory = 1e300
+        try:
+            self.h.fadvance()
+        finally:
+            for det, vthresh, refractory in saved:
+                det.vthresh, det.refractory = vthresh, refractory
 
     def close(self) -> None:
         """Free the sections and gids (another NEURON Env can then be built)."""

@@ -9,7 +9,7 @@ ENDCOMMENT
 NEURON {
     SUFFIX livn_can
     USEION ca READ cai WRITE ica
-    RANGE gbar
+    RANGE gbar, drive
     GLOBAL cao_ghk, ktf_scale
 }
 UNITS { (mA) = (milliamp) (mV) = (millivolt) (S) = (siemens) (mM) = (milli/liter) }

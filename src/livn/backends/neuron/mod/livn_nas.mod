@@ -8,7 +8,7 @@ ENDCOMMENT
 NEURON {
     SUFFIX livn_nas
     USEION na READ ena WRITE ina
-    RANGE gbar
+    RANGE gbar, m
 }
 UNITS { (mA) = (milliamp) (mV) = (millivolt) (S) = (siemens) }
 PARAMETER { gbar = 0 (S/cm2) }
