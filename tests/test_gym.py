@@ -429,3 +429,21 @@ def test_single_env_on_the_default_backend():
     b = _episode(g, 3, [0, 1, 0])
     np.testing.assert_array_equal(a[0], b[0])
     assert a[1] == b[1]
+
+
+def test_vector_env_on_neuron_keeps_one_simulator():
+    """NEURON holds one simulator per process: the vector env runs every culture on the
+    template Env (a replica would close it) and the template still runs afterwards."""
+    pytest.importorskip("neuron")
+    env = Env("EI1", seed=1, backend="neuron").init()
+    env.apply_model_defaults()
+    dec = RateDecoding(duration=20.0, space=gym.make("Pendulum-v1").action_space)
+    vec = LivnVectorEnv("Pendulum-v1", env, 3, decoding=dec)
+    assert vec.batch.n_batches == 1 and vec.batch.envs == [env]
+    vec.reset(seed=0)
+    vec.action_space.seed(0)
+    obs, *_ = vec.step(vec.action_space.sample())
+    assert obs.shape == (3, 3)
+    vec.close()
+    env.record_spikes()
+    assert env.run(10.0).duration == pytest.approx(10.0)

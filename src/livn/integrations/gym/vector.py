@@ -71,16 +71,18 @@ class CultureBatch:
         jax_engine = env.backend == "jax"
         cores = limits.cores()
         on_cpu = _jax_on_cpu() if jax_engine else True
+        # NEURON is one simulator per process (a second Env would close the first): no replicas
+        one_simulator = env.backend == "neuron"
         if batch_size is None:  # on a CPU: a sub-batch for every core
             per_core = math.ceil(self.num_envs / cores)
-            batch_size = (self.num_envs if not on_cpu
+            batch_size = (self.num_envs if not on_cpu or one_simulator
                           else min(per_core, CPU_BATCH) if jax_engine else per_core)  # fmt: skip
         self.batch_size = min(limits.integer(batch_size, "batch_size", 1, 65536), self.num_envs)
         self.n_batches = math.ceil(self.num_envs / self.batch_size)
         self.duration = duration
         # who runs each sub-batch: the JAX engine runs any number at once; a host engine one
         # at a time, so each thread gets its own replica of the Env (sub-batch b → b % k)
-        k = 1 if jax_engine else min(self.n_batches, cores)
+        k = 1 if jax_engine or one_simulator else min(self.n_batches, cores)
         self.envs = [env] + [_replica(env) for _ in range(k - 1)]
         self.threaded = on_cpu and self.n_batches > 1 and (jax_engine or k > 1)
         self.lanes = ([[b] for b in range(self.n_batches)] if jax_engine else
