@@ -1033,8 +1033,7 @@ class Env:
             return self._stimulus_args(stimulus, duration), False
         space = stim.space if stim is not None else "cells"
         dt = stim.dt if stim is not None else 1.0
-        per = [self._stimulus_args(Stimulus(a, dt=dt, space=space)) for a in arr]
-        return {**per[0], "stim": self.engine.stack([p["stim"] for p in per])}, True
+        return self._stimulus_list([Stimulus(a, dt=dt, space=space) for a in arr]), True
 
     def _stimulus_list(self, stims: list[Stimulus]) -> dict:
         """Engine arguments of one :class:`Stimulus` per trial (same space, dt and shape)."""
